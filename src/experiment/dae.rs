@@ -1,0 +1,324 @@
+//! The `dae` experiment: a sweep over noise variances and strategies of the linear-DAE collapse loop,
+//! closed form always, Monte Carlo when a sample size is given.
+
+use super::{input, ConfigError};
+use crate::sim::dae::{self as mc, DaeSetup, McGeneration, MonteCarlo, SimError};
+use crate::theory::dae::{self as closed, GenerationSummary, MixFixedPoint};
+use crate::theory::{Covariance, RealPool, Rule, Strategy};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Confidence level of every Monte Carlo interval.
+pub const CONFIDENCE_LEVEL: f64 = 0.95;
+/// Default real spectrum: λ_i = 2^−i, i = 0…7, eight octaves of detail.
+pub const DEFAULT_SPECTRUM: [f64; 8] = [1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125];
+pub const DEFAULT_S: f64 = 0.1;
+pub const DEFAULT_ALPHA: f64 = 0.5;
+pub const DEFAULT_GENERATIONS: usize = 30;
+pub const DEFAULT_REPLICATES: usize = 32;
+pub const DEFAULT_THRESHOLD: f64 = 0.5;
+pub const MAX_GENERATIONS: usize = 1_000_000;
+pub const MAX_MC_GENERATIONS: usize = 10_000;
+pub const MAX_SAMPLES: usize = 10_000_000;
+pub const MAX_REPLICATES: usize = 100_000;
+/// How far the closed form is followed to find when the trace ratio crosses the threshold.
+pub const THRESHOLD_SEARCH: usize = 100_000;
+
+/// Raw parameters, as given on the command line or in a TOML file (same names, `-` → `_`).
+/// Every field is optional; [`DaeParams::validate`] fills defaults and checks ranges.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaeParams {
+    pub spectrum: Option<Vec<f64>>,
+    pub cov: Option<PathBuf>,
+    pub s: Option<Vec<f64>>,
+    pub strategy: Option<String>,
+    pub alpha: Option<Vec<f64>>,
+    pub fresh_real: Option<bool>,
+    pub rule: Option<String>,
+    pub generations: Option<usize>,
+    pub samples: Option<usize>,
+    pub replicates: Option<usize>,
+    pub seed: Option<u64>,
+    pub threshold: Option<f64>,
+    pub log_y: Option<bool>,
+    pub spectrum_generation: Option<usize>,
+}
+
+impl DaeParams {
+    /// `self`, with every field that `over` sets replaced (command line over config file).
+    pub fn overridden_by(self, over: DaeParams) -> DaeParams {
+        DaeParams {
+            spectrum: over.spectrum.or(self.spectrum),
+            cov: over.cov.or(self.cov),
+            s: over.s.or(self.s),
+            strategy: over.strategy.or(self.strategy),
+            alpha: over.alpha.or(self.alpha),
+            fresh_real: over.fresh_real.or(self.fresh_real),
+            rule: over.rule.or(self.rule),
+            generations: over.generations.or(self.generations),
+            samples: over.samples.or(self.samples),
+            replicates: over.replicates.or(self.replicates),
+            seed: over.seed.or(self.seed),
+            threshold: over.threshold.or(self.threshold),
+            log_y: over.log_y.or(self.log_y),
+            spectrum_generation: over.spectrum_generation.or(self.spectrum_generation),
+        }
+    }
+
+    /// Check every value once; the result is immutable.
+    pub fn validate(&self) -> Result<DaeConfig, ConfigError> {
+        let covariance = match (&self.spectrum, &self.cov) {
+            (Some(_), Some(path)) => {
+                return Err(ConfigError::invalid(
+                    "cov",
+                    path.display(),
+                    "only one of --spectrum and --cov (both were given)",
+                ))
+            }
+            (Some(spectrum), None) => Covariance::from_spectrum(spectrum)
+                .map_err(|source| ConfigError::Covariance { field: "spectrum", source })?,
+            (None, Some(path)) => Covariance::from_matrix(&input::read_matrix_csv(path)?)
+                .map_err(|source| ConfigError::Covariance { field: "cov", source })?,
+            (None, None) => Covariance::from_spectrum(&DEFAULT_SPECTRUM).expect("the default spectrum is valid"),
+        };
+
+        let s_values = self.s.clone().unwrap_or_else(|| vec![DEFAULT_S]);
+        non_empty("s", &s_values)?;
+        for &s in &s_values {
+            if !(s.is_finite() && s > 0.0) {
+                return Err(ConfigError::invalid("s", s, "finite values > 0"));
+            }
+        }
+
+        let alphas = self.alpha.clone();
+        if let Some(alphas) = &alphas {
+            non_empty("alpha", alphas)?;
+            for &a in alphas {
+                if !(0.0..=1.0).contains(&a) {
+                    return Err(ConfigError::invalid("alpha", a, "values in [0, 1]"));
+                }
+            }
+        }
+        // --alpha without --strategy means mix.
+        let strategy = match (self.strategy.as_deref(), &alphas) {
+            (None, Some(_)) => "mix",
+            (None, None) => "replace",
+            (Some(name), _) => name,
+        };
+        let pool = if self.fresh_real.unwrap_or(false) { RealPool::Fresh } else { RealPool::Fixed };
+        let strategies = match strategy {
+            "replace" | "accumulate" => {
+                if let Some(alphas) = &alphas {
+                    return Err(ConfigError::invalid(
+                        "alpha",
+                        list(alphas),
+                        format!("only with --strategy mix (the strategy is {strategy})"),
+                    ));
+                }
+                if self.fresh_real == Some(true) {
+                    return Err(ConfigError::invalid(
+                        "fresh-real",
+                        true,
+                        format!("only with --strategy mix (the strategy is {strategy})"),
+                    ));
+                }
+                vec![if strategy == "replace" { Strategy::Replace } else { Strategy::Accumulate }]
+            }
+            "mix" => alphas
+                .unwrap_or_else(|| vec![DEFAULT_ALPHA])
+                .into_iter()
+                .map(|alpha| Strategy::Mix { alpha, pool })
+                .collect(),
+            other => return Err(ConfigError::invalid("strategy", other, "replace, mix or accumulate")),
+        };
+
+        let rule = match self.rule.as_deref().unwrap_or("noisy") {
+            "noisy" => Rule::Noisy,
+            "clean" => Rule::Clean,
+            other => return Err(ConfigError::invalid("rule", other, "noisy or clean")),
+        };
+
+        let generations = self.generations.unwrap_or(DEFAULT_GENERATIONS);
+        let max_generations = if self.samples.is_some() { MAX_MC_GENERATIONS } else { MAX_GENERATIONS };
+        if !(1..=max_generations).contains(&generations) {
+            let why = if self.samples.is_some() { " with the Monte Carlo on" } else { "" };
+            return Err(ConfigError::invalid("generations", generations, format!("1 to {max_generations}{why}")));
+        }
+
+        let replicates = self.replicates.unwrap_or(DEFAULT_REPLICATES);
+        let monte_carlo = match self.samples {
+            None => {
+                if self.replicates.is_some() {
+                    return Err(ConfigError::invalid(
+                        "replicates",
+                        replicates,
+                        "only with --samples N (which turns the Monte Carlo on)",
+                    ));
+                }
+                None
+            }
+            Some(samples) => {
+                let min = mc::min_samples(covariance.dim());
+                if !(min..=MAX_SAMPLES).contains(&samples) {
+                    return Err(ConfigError::invalid(
+                        "samples",
+                        samples,
+                        format!(
+                            "{min} to {MAX_SAMPLES} (the least-squares fit of W and b in d = {} dimensions needs n ≥ d + 2)",
+                            covariance.dim()
+                        ),
+                    ));
+                }
+                if !(2..=MAX_REPLICATES).contains(&replicates) {
+                    return Err(ConfigError::invalid("replicates", replicates, format!("2 to {MAX_REPLICATES}")));
+                }
+                Some(MonteCarlo { samples, replicates, seed: self.seed.unwrap_or(0) })
+            }
+        };
+
+        let threshold = self.threshold.unwrap_or(DEFAULT_THRESHOLD);
+        if !(threshold > 0.0 && threshold < 1.0) {
+            return Err(ConfigError::invalid("threshold", threshold, "a trace ratio in (0, 1)"));
+        }
+        let spectrum_generation = self.spectrum_generation.unwrap_or(generations);
+        if spectrum_generation > generations {
+            return Err(ConfigError::invalid(
+                "spectrum-generation",
+                spectrum_generation,
+                format!("0 to {generations} (the number of generations)"),
+            ));
+        }
+
+        let series =
+            s_values.iter().flat_map(|&s| strategies.iter().map(move |&strategy| SeriesSpec { s, strategy })).collect();
+        Ok(DaeConfig {
+            covariance,
+            series,
+            rule,
+            generations,
+            monte_carlo,
+            seed: self.seed.unwrap_or(0),
+            threshold,
+            log_y: self.log_y.unwrap_or(false),
+            spectrum_generation,
+        })
+    }
+}
+
+fn non_empty(field: &'static str, values: &[f64]) -> Result<(), ConfigError> {
+    if values.is_empty() {
+        return Err(ConfigError::invalid(field, "an empty list", "at least one value"));
+    }
+    Ok(())
+}
+
+fn list(values: &[f64]) -> String {
+    values.iter().map(f64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// One curve of a sweep.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SeriesSpec {
+    pub s: f64,
+    pub strategy: Strategy,
+}
+
+impl SeriesSpec {
+    /// A label that tells the series of a sweep apart.
+    pub fn label(&self, sweep_over_s: bool) -> String {
+        let strategy = match self.strategy {
+            Strategy::Mix { alpha, .. } => format!("mix α={alpha}"),
+            other => other.name().to_string(),
+        };
+        if sweep_over_s {
+            format!("{strategy} (s={})", self.s)
+        } else {
+            strategy
+        }
+    }
+}
+
+/// A validated `dae` run.
+#[derive(Clone, Debug)]
+pub struct DaeConfig {
+    pub covariance: Covariance,
+    pub series: Vec<SeriesSpec>,
+    pub rule: Rule,
+    pub generations: usize,
+    pub monte_carlo: Option<MonteCarlo>,
+    pub seed: u64,
+    pub threshold: f64,
+    pub log_y: bool,
+    pub spectrum_generation: usize,
+}
+
+/// Everything one series of the sweep produced.
+#[derive(Clone, Debug)]
+pub struct SeriesOutcome {
+    pub spec: SeriesSpec,
+    pub label: String,
+    /// Closed form, generations 0…G.
+    pub closed_form: Vec<GenerationSummary>,
+    /// Monte Carlo, generations 0…G, when it ran.
+    pub monte_carlo: Option<Vec<McGeneration>>,
+    /// Closed-form generated spectrum at `spectrum_generation` (one value per real eigenvalue).
+    pub spectrum: Vec<f64>,
+    /// First generation whose closed-form trace ratio is below the threshold (searched up to [`THRESHOLD_SEARCH`]).
+    pub generations_to_threshold: Option<usize>,
+    /// Per-direction fixed points for Mix with α > 0.
+    pub fixed_points: Option<Vec<MixFixedPoint>>,
+}
+
+/// Run every series: closed form, then the Monte Carlo if configured.
+pub fn run(config: &DaeConfig) -> Result<Vec<SeriesOutcome>, SimError> {
+    let lambda = config.covariance.eigenvalues();
+    let sweep_over_s = config.series.iter().any(|x| x.s != config.series[0].s);
+    config
+        .series
+        .iter()
+        .enumerate()
+        .map(|(index, &spec)| {
+            let closed_form = closed::summaries(lambda, spec.s, spec.strategy, config.rule, config.generations);
+            let mut recursion = closed::DaeRecursion::new(lambda, spec.s, spec.strategy, config.rule);
+            for _ in 0..config.spectrum_generation {
+                recursion.step();
+            }
+            let monte_carlo = config
+                .monte_carlo
+                .map(|m| {
+                    let setup = DaeSetup {
+                        covariance: &config.covariance,
+                        s: spec.s,
+                        strategy: spec.strategy,
+                        rule: config.rule,
+                        generations: config.generations,
+                    };
+                    mc::run(&setup, &m, index as u64, CONFIDENCE_LEVEL)
+                })
+                .transpose()?;
+            let fixed_points = match spec.strategy {
+                Strategy::Mix { alpha, .. } if alpha > 0.0 => {
+                    Some(lambda.iter().map(|&l| closed::mix_fixed_point(l, spec.s, alpha, config.rule)).collect())
+                }
+                _ => None,
+            };
+            Ok(SeriesOutcome {
+                spec,
+                label: spec.label(sweep_over_s),
+                closed_form,
+                monte_carlo,
+                spectrum: recursion.generated().to_vec(),
+                generations_to_threshold: closed::generations_until_trace_ratio_below(
+                    lambda,
+                    spec.s,
+                    spec.strategy,
+                    config.rule,
+                    config.threshold,
+                    THRESHOLD_SEARCH,
+                ),
+                fixed_points,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,32 @@
+use crate::theory::CovarianceError;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Everything that can be wrong with a run's input. All of these are the user's to fix (exit code 2).
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("invalid {field} = {value}: allowed {allowed}")]
+    Invalid { field: &'static str, value: String, allowed: String },
+    #[error("{field}: {source}")]
+    Covariance {
+        field: &'static str,
+        #[source]
+        source: CovarianceError,
+    },
+    #[error("{path}, line {line}: {message}")]
+    Csv { path: PathBuf, line: usize, message: String },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Toml { path: PathBuf, message: String },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(field: &'static str, value: impl ToString, allowed: impl ToString) -> Self {
+        ConfigError::Invalid { field, value: value.to_string(), allowed: allowed.to_string() }
+    }
+}

@@ -1,0 +1,10 @@
+//! Validated run configurations and the sweeps that tie theory and simulation together.
+//!
+//! Raw parameters (command line, TOML) are checked once into an immutable config; a bad value is a
+//! [`ConfigError`] naming the field, the value and the allowed range.
+
+pub mod dae;
+mod error;
+pub mod input;
+
+pub use error::ConfigError;

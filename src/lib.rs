@@ -1,0 +1,14 @@
+//! flowcollapse: model collapse in rectified-flow models.
+//!
+//! Data flows one way: **config → theory or simulation → records → plots**.
+//! - [`theory`]: closed forms (pure, f64, nalgebra).
+//! - [`sim`]: Monte Carlo of the same recursions with finite samples.
+//! - [`experiment`]: validated run configurations and the sweeps that tie theory and simulation together.
+//! - [`report`]: records (CSV, JSON, JSON lines), plots and the run directory.
+//! - [`linalg`]: the few dense kernels the simulation needs (matrix products via `gemm`).
+
+pub mod experiment;
+pub mod linalg;
+pub mod report;
+pub mod sim;
+pub mod theory;

@@ -1,0 +1,216 @@
+//! `flowcollapse`: the command line. A thin layer: parse, validate, call the library, report.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use flowcollapse::experiment::dae::{self, DaeParams};
+use flowcollapse::experiment::{input, ConfigError};
+use flowcollapse::report::dae_run::write_dae_run;
+use flowcollapse::report::records::to_jsonl;
+use flowcollapse::report::rundir::RunDir;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "flowcollapse",
+    version,
+    about = "Model collapse in rectified-flow models: closed forms, Monte Carlo and plots"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Linear denoising autoencoder retrained on its own outputs: closed form, Monte Carlo, plots.
+    ///
+    /// Every generation k trains W_k = C_k (C_k + sI)⁻¹ on a distribution built from earlier
+    /// generations by the strategy, then generates the next one. Writes a run directory with
+    /// manifest.json, records.csv, records.json and the figures (PNG + SVG).
+    #[command(after_help = "Examples:\n  \
+        flowcollapse dae --s 0.1 --alpha 0,0.5 --samples 2000\n  \
+        flowcollapse dae --spectrum 3,1,0.2 --strategy accumulate --generations 200 --log-y\n  \
+        flowcollapse dae --cov sigma.csv --s 0.05,0.1,0.2 --format jsonl | jq .trace_ratio")]
+    Dae(DaeArgs),
+}
+
+#[derive(Clone, Copy, Debug, Default, ValueEnum)]
+enum Format {
+    /// A short summary per series.
+    #[default]
+    Human,
+    /// One JSON object per series and generation on stdout (the run directory goes to stderr).
+    Jsonl,
+}
+
+#[derive(Args)]
+struct DaeArgs {
+    /// Real covariance as its eigenvalues, e.g. 3,1,0.2 [default: 1,0.5,…,2⁻⁷]
+    #[arg(long, value_delimiter = ',', value_name = "λ1,λ2,…", conflicts_with = "cov", allow_negative_numbers = true)]
+    spectrum: Option<Vec<f64>>,
+    /// Real covariance as a symmetric positive semi-definite matrix in CSV (one row per line)
+    #[arg(long, value_name = "FILE.csv")]
+    cov: Option<PathBuf>,
+    /// Denoising noise variance s = σ² > 0; a comma list makes a sweep [default: 0.1]
+    #[arg(long, value_delimiter = ',', value_name = "S[,S…]", allow_negative_numbers = true)]
+    s: Option<Vec<f64>>,
+    /// How each model's training data is built from earlier generations [default: replace, or mix when --alpha is given]
+    #[arg(long, value_parser = ["replace", "mix", "accumulate"])]
+    strategy: Option<String>,
+    /// Real-data fraction α ∈ [0, 1] for mix (α = 0 is Replace); a comma list makes a sweep [default: 0.5]
+    #[arg(long, value_delimiter = ',', value_name = "α[,α…]", allow_negative_numbers = true)]
+    alpha: Option<Vec<f64>>,
+    /// Mix with fresh real samples every generation (default: one fixed real pool)
+    #[arg(long)]
+    fresh_real: bool,
+    /// noisy: generation k = f_k(x + σε); clean: f_k(x) [default: noisy]
+    #[arg(long, value_parser = ["noisy", "clean"])]
+    rule: Option<String>,
+    /// Number of generations [default: 30]
+    #[arg(long, value_name = "G")]
+    generations: Option<usize>,
+    /// Samples per generation; turns the Monte Carlo on (n ≥ d + 2)
+    #[arg(long, value_name = "N")]
+    samples: Option<usize>,
+    /// Independent Monte Carlo replicates [default: 32]
+    #[arg(long, value_name = "R")]
+    replicates: Option<usize>,
+    /// Seed of the Monte Carlo (same seed, same numbers, whatever the thread count) [default: 0]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Report the first generation whose trace ratio falls below this [default: 0.5]
+    #[arg(long, allow_negative_numbers = true)]
+    threshold: Option<f64>,
+    /// Log scale on the y axis of the per-generation plots
+    #[arg(long)]
+    log_y: bool,
+    /// Generation whose spectrum is plotted against the real one [default: the last]
+    #[arg(long, value_name = "K")]
+    spectrum_generation: Option<usize>,
+    /// Settings from a TOML file with the same names (e.g. s = [0.1, 0.2]); flags override it
+    #[arg(long, value_name = "FILE.toml")]
+    config: Option<PathBuf>,
+    /// Run directory to create (must not exist, or be empty) [default: a fresh one under runs/]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// What to print on stdout
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+impl DaeArgs {
+    fn params(&self) -> DaeParams {
+        DaeParams {
+            spectrum: self.spectrum.clone(),
+            cov: self.cov.clone(),
+            s: self.s.clone(),
+            strategy: self.strategy.clone(),
+            alpha: self.alpha.clone(),
+            fresh_real: self.fresh_real.then_some(true),
+            rule: self.rule.clone(),
+            generations: self.generations,
+            samples: self.samples,
+            replicates: self.replicates,
+            seed: self.seed,
+            threshold: self.threshold,
+            log_y: self.log_y.then_some(true),
+            spectrum_generation: self.spectrum_generation,
+        }
+    }
+}
+
+/// A failure and its exit code: 2 for bad input, 1 for everything else.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure { code: 2, message: e.to_string() }
+    }
+}
+
+fn failure(code: u8, e: impl std::fmt::Display) -> Failure {
+    Failure { code, message: e.to_string() }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dae(args) => run_dae(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run_dae(args: &DaeArgs) -> Result<(), Failure> {
+    let file = match &args.config {
+        Some(path) => input::read_toml::<DaeParams>(path)?,
+        None => DaeParams::default(),
+    };
+    let params = file.overridden_by(args.params());
+    let config = params.validate()?;
+    let run = stage(args.out.as_deref(), "dae")?;
+    let outcomes = dae::run(&config).map_err(|e| failure(1, e))?;
+    let records = write_dae_run(&run, &params, &config, &outcomes).map_err(|e| failure(1, e))?;
+    let dir = run.finish().map_err(|e| failure(1, e))?;
+    let text = match args.format {
+        Format::Jsonl => {
+            eprintln!("run directory: {}", dir.display());
+            to_jsonl(&records)
+        }
+        Format::Human => human_summary(&outcomes, config.threshold, &dir),
+    };
+    print_stdout(&text)
+}
+
+/// Print to stdout; a closed pipe (`| head`) ends the output quietly instead of panicking.
+fn print_stdout(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(failure(1, e)),
+        _ => Ok(()),
+    }
+}
+
+/// One line per series: where the trace ratio starts and ends, and when it crosses the threshold.
+fn human_summary(outcomes: &[dae::SeriesOutcome], threshold: f64, dir: &Path) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for o in outcomes {
+        let last = o.closed_form.last().expect("at least one generation");
+        let first = &o.closed_form[1];
+        let _ = write!(
+            out,
+            "{:<24} trace ratio: gen 1 {:.4}, gen {} {:.4e}",
+            o.label, first.trace_ratio, last.generation, last.trace_ratio
+        );
+        if let Some(m) = &o.monte_carlo {
+            let iv = m[last.generation].trace_ratio;
+            let _ = write!(out, " (Monte Carlo {:.4e} [{:.4e}, {:.4e}])", iv.mean, iv.lo, iv.hi);
+        }
+        let _ = match o.generations_to_threshold {
+            Some(k) => writeln!(out, "; below {threshold} at generation {k}"),
+            None => writeln!(out, "; never below {threshold} (searched {} generations)", dae::THRESHOLD_SEARCH),
+        };
+    }
+    let _ = writeln!(out, "run directory: {}", dir.display());
+    out
+}
+
+/// Stage the run directory; an unusable `--out` is bad input.
+fn stage(out: Option<&Path>, prefix: &str) -> Result<RunDir, Failure> {
+    match out {
+        Some(dir) => RunDir::create(dir).map_err(|e| Failure {
+            code: 2,
+            message: format!("invalid out = {}: {e} (allowed: a new or empty directory)", dir.display()),
+        }),
+        None => RunDir::create_fresh(Path::new("runs"), prefix).map_err(|e| failure(1, e)),
+    }
+}

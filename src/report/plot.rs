@@ -1,0 +1,545 @@
+//! Paper-quality line/marker/band charts, written as PNG and SVG.
+//!
+//! One small description ([`Chart`]) drives every figure of the project, so that all figures share
+//! fonts, colours and layout. Text is drawn with embedded DejaVu fonts because the machines that
+//! build figures have no system font stack. Both files are written atomically.
+
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::coord::combinators::{BindKeyPoints, IntoLogRange, LogCoord, WithKeyPoints};
+use plotters::coord::ranged1d::{BoldPoints, Ranged, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{register_font, FontStyle, RGBColor};
+
+use super::atomic;
+
+/// A y-axis scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Scale {
+    #[default]
+    Linear,
+    Log,
+}
+
+/// One named series of a chart. Any of the three parts may be empty.
+#[derive(Clone, Debug, Default)]
+pub struct Series {
+    pub label: String,
+    /// Drawn as a solid line (e.g. a closed form).
+    pub line: Vec<(f64, f64)>,
+    /// Drawn as markers (e.g. Monte Carlo means).
+    pub points: Vec<(f64, f64)>,
+    /// A shaded band (x, lo, hi) drawn under the markers (e.g. a 95% confidence interval).
+    pub band: Vec<(f64, f64, f64)>,
+    /// Draw `line` dashed (e.g. a reference or a bound), default solid.
+    pub dashed: bool,
+}
+
+/// A whole figure: titles, axis scales and the series to draw.
+#[derive(Clone, Debug, Default)]
+pub struct Chart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub y_scale: Scale,
+    pub x_scale: Scale,
+    pub series: Vec<Series>,
+    /// A short caption under the title saying what was measured (optional).
+    pub caption: Option<String>,
+}
+
+/// Why a chart could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    #[error("cannot write plot {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot draw plot {path}: {message}")]
+    Draw { path: PathBuf, message: String },
+    #[error("chart '{title}' has no finite data to plot")]
+    Empty { title: String },
+}
+
+/// Pixel size of both outputs (the SVG uses the same units, so both look identical).
+const SIZE: (u32, u32) = (1200, 800);
+const TITLE_PX: f64 = 28.0;
+const CAPTION_PX: f64 = 18.0;
+const AXIS_TITLE_PX: f64 = 22.0;
+const TICK_PX: f64 = 18.0;
+const LEGEND_PX: f64 = 18.0;
+/// Upper bound on labelled ticks per axis; also used to size the label areas.
+const MAX_TICKS: usize = 10;
+const TICK_MARK: i32 = 8;
+const LINE_WIDTH: u32 = 3;
+const MARKER_RADIUS: i32 = 4;
+const BAND_ALPHA: f64 = 0.2;
+
+/// Okabe–Ito colour-blind-safe palette, reordered so that the first colours contrast most
+/// on white (yellow last). Series cycle through it.
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),   // blue
+    RGBColor(213, 94, 0),    // vermillion
+    RGBColor(0, 158, 115),   // bluish green
+    RGBColor(204, 121, 167), // reddish purple
+    RGBColor(230, 159, 0),   // orange
+    RGBColor(86, 180, 233),  // sky blue
+    RGBColor(0, 0, 0),       // black
+    RGBColor(240, 228, 66),  // yellow
+];
+
+/// Render the chart to `<stem>.png` (1200×800 px) and `<stem>.svg`; return both paths.
+///
+/// The extensions are appended, so a stem such as `fig/var.n10` keeps its dot. Values that
+/// cannot be placed on an axis (NaN, ±inf, and ≤ 0 on a log axis) are skipped, not fatal.
+pub fn render(chart: &Chart, stem: &Path) -> Result<[PathBuf; 2], PlotError> {
+    let bounds = Bounds::of(chart).ok_or_else(|| PlotError::Empty { title: chart.title.clone() })?;
+    let png = with_extension(stem, "png");
+    let svg = with_extension(stem, "svg");
+    write_figure(&png, |tmp| draw(&BitMapBackend::new(tmp, SIZE).into_drawing_area(), chart, &bounds))?;
+    write_figure(&svg, |tmp| draw(&SVGBackend::new(tmp, SIZE).into_drawing_area(), chart, &bounds))?;
+    Ok([png, svg])
+}
+
+/// `stem` + `.ext`, without replacing an existing dot-suffix of the stem.
+fn with_extension(stem: &Path, ext: &str) -> PathBuf {
+    let mut name = stem.as_os_str().to_owned();
+    name.push(".");
+    name.push(ext);
+    PathBuf::from(name)
+}
+
+/// Failures inside `with_temp_file`, which only knows how to make one from `io::Error`.
+enum Failure {
+    Io(io::Error),
+    Draw(String),
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Io(e)
+    }
+}
+
+/// Draw into a temporary sibling of `path`, then rename it into place.
+fn write_figure(path: &Path, draw: impl FnOnce(&Path) -> Result<(), String>) -> Result<(), PlotError> {
+    atomic::with_temp_file(path, |tmp| {
+        register_fonts().map_err(Failure::Draw)?;
+        draw(tmp).map_err(Failure::Draw)
+    })
+    .map_err(|e| match e {
+        Failure::Io(source) => PlotError::Io { path: path.to_path_buf(), source },
+        Failure::Draw(message) => PlotError::Draw { path: path.to_path_buf(), message },
+    })
+}
+
+/// plotters' ab_glyph backend only knows fonts registered by name; do it once per process.
+fn register_fonts() -> Result<(), String> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let fail = |_| "embedded DejaVu font could not be loaded".to_string();
+        register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular()).map_err(fail)?;
+        register_font("sans-serif", FontStyle::Bold, dejavu::sans::bold()).map_err(fail)
+    })
+    .clone()
+}
+
+/// Whether `v` can be placed on an axis of this scale.
+fn usable(v: f64, scale: Scale) -> bool {
+    v.is_finite() && (scale == Scale::Linear || v > 0.0)
+}
+
+/// The padded axis ranges of a chart.
+struct Bounds {
+    x: Range<f64>,
+    y: Range<f64>,
+}
+
+impl Bounds {
+    /// `None` when nothing in the chart can be drawn.
+    fn of(chart: &Chart) -> Option<Self> {
+        let (xs, ys) = (chart.x_scale, chart.y_scale);
+        let mut x = Extent::default();
+        let mut y = Extent::default();
+        for s in &chart.series {
+            for &(px, py) in s.line.iter().chain(&s.points) {
+                if usable(px, xs) && usable(py, ys) {
+                    x.add(px);
+                    y.add(py);
+                }
+            }
+            for &(bx, lo, hi) in &s.band {
+                if !usable(bx, xs) {
+                    continue;
+                }
+                for v in [lo, hi].into_iter().filter(|&v| usable(v, ys)) {
+                    x.add(bx);
+                    y.add(v);
+                }
+            }
+        }
+        Some(Bounds { x: x.padded(xs)?, y: y.padded(ys)? })
+    }
+}
+
+/// Running min/max of the usable values along one axis.
+#[derive(Default)]
+struct Extent(Option<(f64, f64)>);
+
+impl Extent {
+    fn add(&mut self, v: f64) {
+        self.0 = Some(match self.0 {
+            None => (v, v),
+            Some((lo, hi)) => (lo.min(v), hi.max(v)),
+        });
+    }
+
+    /// The range padded by 5% so markers do not sit on the frame.
+    fn padded(&self, scale: Scale) -> Option<Range<f64>> {
+        let (lo, hi) = self.0?;
+        Some(match scale {
+            Scale::Linear => {
+                let pad = if hi > lo {
+                    0.05 * (hi - lo)
+                } else if lo != 0.0 {
+                    0.1 * lo.abs()
+                } else {
+                    1.0
+                };
+                if (lo - pad).is_finite() && (hi + pad).is_finite() {
+                    (lo - pad)..(hi + pad)
+                } else {
+                    lo..hi.max(lo + lo.abs() * 1e-9).max(lo + f64::MIN_POSITIVE)
+                }
+            }
+            Scale::Log => {
+                let ratio = if hi > lo { (hi / lo).powf(0.05) } else { 2.0 };
+                (lo / ratio).max(f64::MIN_POSITIVE)..(hi * ratio).min(f64::MAX)
+            }
+        })
+    }
+}
+
+/// A log axis with our own ticks. plotters only labels powers of ten and their multiples
+/// counted up from a power of ten inside the range, so a range within one decade would get
+/// a single label or none.
+fn log_axis(range: &Range<f64>) -> WithKeyPoints<LogCoord<f64>> {
+    let (lo, hi) = (range.start, range.end);
+    let (e0, e1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let inside = |v: &f64| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9);
+    let at = |mantissas: &[f64], every: i32| -> Vec<f64> {
+        (e0..=e1)
+            .filter(|e| e.rem_euclid(every) == 0)
+            .flat_map(|e| mantissas.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(inside)
+            .collect()
+    };
+    const DIGITS: [f64; 9] = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+    // Minor grid lines at 1..9 × 10^k while they are not too dense.
+    let light = if e1 - e0 <= 6 { at(&DIGITS, 1) } else { Vec::new() };
+    let decades = at(&[1.0], 1);
+    let bold = if decades.len() > MAX_TICKS {
+        at(&[1.0], decades.len().div_ceil(MAX_TICKS) as i32)
+    } else if decades.len() >= 3 {
+        decades
+    } else if at(&[1.0, 2.0, 5.0], 1).len() >= 3 {
+        at(&[1.0, 2.0, 5.0], 1)
+    } else if at(&DIGITS, 1).len() >= 3 {
+        at(&DIGITS, 1)
+    } else {
+        linear_ticks(lo, hi)
+    };
+    (lo..hi).log_scale().with_key_points(bold).with_light_points(light)
+}
+
+/// About five round (1, 2, 5 × 10^k) ticks inside `lo..hi`, for very narrow log ranges.
+fn linear_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let raw = (hi - lo) / 5.0;
+    let unit = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * unit).find(|&s| s >= raw).unwrap_or(10.0 * unit);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|i| i as f64 * step).collect()
+}
+
+/// A tick-label formatter for one axis: as few digits as tell neighbouring ticks apart, no float
+/// noise, and one notation for the whole axis (scientific when the ticks are huge or tiny).
+fn tick_formatter(range: &Range<f64>, ticks: &[f64]) -> impl Fn(&f64) -> String {
+    let gap = ticks.windows(2).map(|w| (w[1] - w[0]).abs()).filter(|g| *g > 0.0).fold(f64::INFINITY, f64::min);
+    let gap = if gap.is_finite() { gap } else { (range.end - range.start).abs() / MAX_TICKS as f64 };
+    let gap_exp = gap.log10().floor();
+    let nonzero = || ticks.iter().map(|t| t.abs()).filter(|&t| t >= gap * 1e-6);
+    let plain = nonzero().all(|t| (1e-3..1e6).contains(&t));
+    move |&v: &f64| {
+        if v.abs() < gap * 1e-6 {
+            "0".to_string()
+        } else if plain {
+            let decimals = (1.0 - gap_exp).clamp(0.0, 12.0) as usize;
+            trim_decimal(&format!("{v:.decimals$}"))
+        } else {
+            let digits = (v.abs().log10().floor() - gap_exp).clamp(0.0, 6.0) as usize;
+            trim_scientific(&format!("{v:.digits$e}"))
+        }
+    }
+}
+
+/// "1.500" → "1.5", "2.000" → "2".
+fn trim_decimal(s: &str) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// "1.500e-4" → "1.5e-4", "2.00e6" → "2e6".
+fn trim_scientific(s: &str) -> String {
+    match s.split_once('e') {
+        Some((mantissa, exp)) => format!("{}e{exp}", trim_decimal(mantissa)),
+        None => s.to_string(),
+    }
+}
+
+type DrawResult<T, DB> = Result<T, DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// Draw the whole figure on any backend, so PNG and SVG come from the same code.
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart, bounds: &Bounds) -> Result<(), String> {
+    let inner = || -> DrawResult<(), DB> {
+        root.fill(&WHITE)?;
+        let area = draw_header(root, chart)?;
+        let (x, y) = (&bounds.x, &bounds.y);
+        let linear = |r: &Range<f64>| RangedCoordf64::from(r.clone());
+        match (chart.x_scale, chart.y_scale) {
+            (Scale::Linear, Scale::Linear) => draw_plot(&area, chart, linear(x), linear(y)),
+            (Scale::Linear, Scale::Log) => draw_plot(&area, chart, linear(x), log_axis(y)),
+            (Scale::Log, Scale::Linear) => draw_plot(&area, chart, log_axis(x), linear(y)),
+            (Scale::Log, Scale::Log) => draw_plot(&area, chart, log_axis(x), log_axis(y)),
+        }?;
+        root.present()
+    };
+    inner().map_err(|e| e.to_string())
+}
+
+fn font(px: f64) -> TextStyle<'static> {
+    ("sans-serif", px).into_font().color(&BLACK)
+}
+
+fn bold_font(px: f64) -> TextStyle<'static> {
+    ("sans-serif", px, FontStyle::Bold).into_font().color(&BLACK)
+}
+
+/// Title and wrapped caption; returns the area left for the plot.
+fn draw_header<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+) -> DrawResult<DrawingArea<DB, Shift>, DB> {
+    let mut area = root.margin(10, 0, 0, 0);
+    if !chart.title.trim().is_empty() {
+        let style = bold_font(TITLE_PX);
+        area = area.titled(chart.title.trim(), style)?;
+    }
+    let caption = chart.caption.as_deref().map(str::trim).unwrap_or("");
+    if !caption.is_empty() {
+        let style = font(CAPTION_PX).color(&RGBColor(70, 70, 70));
+        let (width, _) = area.dim_in_pixel();
+        let lines = wrap(&area, caption, &style, width.saturating_sub(120))?;
+        let line_height = (CAPTION_PX * 1.35).round() as i32;
+        let centred = style.pos(Pos::new(HPos::Center, VPos::Top));
+        for (i, line) in lines.iter().enumerate() {
+            area.draw_text(line, &centred, (width as i32 / 2, i as i32 * line_height))?;
+        }
+        area = area.split_vertically(lines.len() as i32 * line_height + 6).1;
+    }
+    Ok(area)
+}
+
+/// Greedy word wrap to `max_width` pixels, measured with the real font.
+fn wrap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    style: &TextStyle,
+    max_width: u32,
+) -> DrawResult<Vec<String>, DB> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in text.split_whitespace() {
+        let candidate = if current.is_empty() { word.to_string() } else { format!("{current} {word}") };
+        if current.is_empty() || area.estimate_text_size(&candidate, style)?.0 <= max_width {
+            current = candidate;
+        } else {
+            lines.push(std::mem::replace(&mut current, word.to_string()));
+        }
+    }
+    lines.push(current);
+    Ok(lines)
+}
+
+/// Widest of these tick labels, in pixels, so the label area fits them.
+fn widest<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    ticks: &[f64],
+    format: &dyn Fn(&f64) -> String,
+) -> DrawResult<u32, DB> {
+    let mut widest = 0;
+    for v in ticks {
+        widest = widest.max(area.estimate_text_size(&format(v), &font(TICK_PX))?.0);
+    }
+    Ok(widest)
+}
+
+/// Axes, mesh, series and legend, for any pair of axis coordinate types.
+fn draw_plot<DB, X, Y>(area: &DrawingArea<DB, Shift>, chart: &Chart, x_axis: X, y_axis: Y) -> DrawResult<(), DB>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    // The same hint the mesh uses, so these are exactly the labelled ticks.
+    let (x_ticks, y_ticks) = (x_axis.key_points(BoldPoints(MAX_TICKS)), y_axis.key_points(BoldPoints(MAX_TICKS)));
+    let (x_range, y_range) = (x_axis.range(), y_axis.range());
+    let x_format = tick_formatter(&x_range, &x_ticks);
+    let y_format = tick_formatter(&y_range, &y_ticks);
+
+    // Label areas: tick mark, gap, tick labels, gap, axis title.
+    let axis_title = |label: &str| match label.trim() {
+        "" => 0,
+        _ => 8 + (AXIS_TITLE_PX * 1.2) as u32,
+    };
+    let ticks_w = widest(area, &y_ticks, &y_format)?;
+    let y_area = 2 * TICK_MARK as u32 + ticks_w + 8 + axis_title(&chart.y_label);
+    let x_area = 2 * TICK_MARK as u32 + (TICK_PX * 1.3) as u32 + 8 + axis_title(&chart.x_label);
+    // The last x tick label may be centred on the right edge of the plot.
+    let right = widest(area, &x_ticks, &x_format)? / 2 + 20;
+
+    let mut ctx = ChartBuilder::on(area)
+        .margin(10)
+        .margin_left(20)
+        .margin_right(right.max(30))
+        .x_label_area_size(x_area)
+        .y_label_area_size(y_area)
+        .build_cartesian_2d(x_axis, y_axis)?;
+
+    let mut mesh = ctx.configure_mesh();
+    if !chart.x_label.trim().is_empty() {
+        mesh.x_desc(chart.x_label.trim());
+    }
+    if !chart.y_label.trim().is_empty() {
+        mesh.y_desc(chart.y_label.trim());
+    }
+    mesh.x_labels(MAX_TICKS)
+        .y_labels(MAX_TICKS)
+        .axis_desc_style(font(AXIS_TITLE_PX))
+        .label_style(font(TICK_PX))
+        .x_label_formatter(&x_format)
+        .y_label_formatter(&y_format)
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(BLACK.mix(0.05))
+        .max_light_lines(4)
+        .axis_style(BLACK.stroke_width(1))
+        .set_all_tick_mark_size(TICK_MARK)
+        .draw()?;
+
+    let (xs, ys) = (chart.x_scale, chart.y_scale);
+    let (y_lo, y_hi) = (y_range.start, y_range.end);
+    let colours = || chart.series.iter().zip(PALETTE.iter().cycle());
+
+    // Bands first, then lines, then markers: nothing hides another series' markers.
+    for (s, &colour) in colours() {
+        let fill = colour.mix(BAND_ALPHA).filled();
+        // On a log axis a lower bound ≤ 0 means "off the bottom": clamp it to the frame.
+        let clamp = |v: f64| match v {
+            v if usable(v, ys) => v,
+            f64::INFINITY => y_hi,
+            _ => y_lo,
+        };
+        let drawable = |&&(x, lo, hi): &&(f64, f64, f64)| {
+            usable(x, xs) && !lo.is_nan() && !hi.is_nan() && (usable(lo, ys) || usable(hi, ys))
+        };
+        for run in runs(&s.band, drawable) {
+            let upper = run.iter().map(|&(x, lo, hi)| (x, clamp(lo.max(hi))));
+            let lower = run.iter().rev().map(|&(x, lo, hi)| (x, clamp(lo.min(hi))));
+            let outline: Vec<(f64, f64)> = upper.chain(lower).collect();
+            if run.len() == 1 {
+                // A one-point band is an error bar.
+                ctx.draw_series(std::iter::once(PathElement::new(outline, colour.stroke_width(LINE_WIDTH))))?;
+            } else {
+                ctx.draw_series(std::iter::once(Polygon::new(outline, fill)))?;
+            }
+        }
+    }
+    for (s, &colour) in colours() {
+        let style = colour.stroke_width(LINE_WIDTH);
+        let drawable = |&&(x, y): &&(f64, f64)| usable(x, xs) && usable(y, ys);
+        for run in runs(&s.line, drawable) {
+            let run = run.to_vec();
+            if s.dashed {
+                ctx.draw_series(DashedLineSeries::new(run, 12, 8, style))?;
+            } else {
+                ctx.draw_series(LineSeries::new(run, style))?;
+            }
+        }
+    }
+    for (s, &colour) in colours() {
+        let markers = s.points.iter().filter(|&&(x, y)| usable(x, xs) && usable(y, ys));
+        ctx.draw_series(markers.map(|&p| Circle::new(p, MARKER_RADIUS, colour.filled())))?;
+    }
+
+    draw_legend(&ctx.plotting_area().strip_coord_spec(), chart)
+}
+
+/// The legend box in the upper right corner of the plotting area.
+///
+/// Drawn by hand rather than with plotters' series labels, whose boxed legend callbacks need
+/// `'static` backends (our bitmap backend borrows its output path).
+fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, chart: &Chart) -> DrawResult<(), DB> {
+    let entries: Vec<(&Series, RGBColor)> =
+        chart.series.iter().zip(PALETTE.iter().cycle().copied()).filter(|(s, _)| !s.label.trim().is_empty()).collect();
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let style = font(LEGEND_PX);
+    let (pad, glyph_w, gap, row_h) = (12, 40, 12, (LEGEND_PX * 1.6) as i32);
+    let mut text_w = 0;
+    for (s, _) in &entries {
+        text_w = text_w.max(area.estimate_text_size(s.label.trim(), &style)?.0 as i32);
+    }
+    let (area_w, _) = area.dim_in_pixel();
+    let (w, h) = (pad + glyph_w + gap + text_w + pad, pad + row_h * entries.len() as i32 + pad);
+    let (x0, y0) = (area_w as i32 - w - 12, 12);
+    area.draw(&Rectangle::new([(x0, y0), (x0 + w, y0 + h)], WHITE.mix(0.8).filled()))?;
+    area.draw(&Rectangle::new([(x0, y0), (x0 + w, y0 + h)], BLACK.mix(0.5).stroke_width(1)))?;
+    let text_style = style.pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, (s, colour)) in entries.iter().enumerate() {
+        let y = y0 + pad + row_h * i as i32 + row_h / 2;
+        let (gx0, gx1) = (x0 + pad, x0 + pad + glyph_w);
+        let stroke = colour.stroke_width(LINE_WIDTH);
+        if !s.line.is_empty() && s.dashed {
+            area.draw(&DashedPathElement::new(vec![(gx0, y), (gx1, y)], 11, 6, stroke))?;
+        } else if !s.line.is_empty() {
+            area.draw(&PathElement::new(vec![(gx0, y), (gx1, y)], stroke))?;
+        } else if s.points.is_empty() {
+            let swatch = colour.mix(2.0 * BAND_ALPHA).filled();
+            area.draw(&Rectangle::new([(gx0, y - 8), (gx1, y + 8)], swatch))?;
+        }
+        if !s.points.is_empty() {
+            area.draw(&Circle::new(((gx0 + gx1) / 2, y), MARKER_RADIUS, colour.filled()))?;
+        }
+        area.draw_text(s.label.trim(), &text_style, (gx1 + gap, y))?;
+    }
+    Ok(())
+}
+
+/// Maximal contiguous runs of elements that satisfy `keep`, so one bad value breaks a line
+/// instead of being joined across.
+fn runs<T>(items: &[T], keep: impl Fn(&&T) -> bool) -> Vec<&[T]> {
+    items.split(|item| !keep(&item)).filter(|run| !run.is_empty()).collect()
+}

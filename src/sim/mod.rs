@@ -1,0 +1,4 @@
+//! Monte Carlo of the theory's recursions with finite samples.
+
+pub mod dae;
+pub mod stats;

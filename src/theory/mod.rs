@@ -1,0 +1,11 @@
+//! Closed forms: pure functions of their arguments, f64, no I/O, no randomness, no threads.
+//!
+//! Every recursion follows the generation convention of `THEORY.md` §1: generation 0 is the real data,
+//! model k trains on what the [`Strategy`] builds from generations 0…k−1, generation k is model k's output.
+
+pub mod covariance;
+pub mod dae;
+pub mod strategy;
+
+pub use covariance::{Covariance, CovarianceError};
+pub use strategy::{RealPool, Rule, Strategy};
