@@ -89,7 +89,7 @@ fn sweep_writes_parsable_records_equal_to_library() {
         let png = std::fs::read(out.join(format!("{stem}.png"))).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png is a PNG");
         let svg = std::fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap();
-        assert!(svg.contains("mix α=0.5 (s=0.2)"), "{stem}.svg names the series");
+        assert!(svg.contains("mix α=0.5 at s=0.2"), "{stem}.svg names the series");
     }
     // Nothing else was left in the parent: no staging directory, no temporary files.
     let names: Vec<String> =

@@ -227,12 +227,13 @@ pub struct SeriesSpec {
 impl SeriesSpec {
     /// A label that tells the series of a sweep apart.
     pub fn label(&self, sweep_over_s: bool) -> String {
-        let strategy = match self.strategy {
-            Strategy::Mix { alpha, .. } => format!("mix α={alpha}"),
-            other => other.name().to_string(),
+        let strategy = match (self.strategy, self.strategy.same_as()) {
+            (Strategy::Mix { alpha, .. }, Some(same)) => format!("mix α={alpha} (= {same})"),
+            (Strategy::Mix { alpha, .. }, None) => format!("mix α={alpha}"),
+            (other, _) => other.name().to_string(),
         };
         if sweep_over_s {
-            format!("{strategy} (s={})", self.s)
+            format!("{strategy} at s={}", self.s)
         } else {
             strategy
         }

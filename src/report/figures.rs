@@ -74,28 +74,26 @@ pub fn end_to_end_norm(config: &DaeConfig, outcomes: &[SeriesOutcome]) -> Chart 
     }
 }
 
+/// Spectra below this fraction of the smallest positive real eigenvalue are drawn at it: a collapsed
+/// direction would otherwise stretch a log axis over hundreds of decades.
+pub const SPECTRUM_FLOOR: f64 = 1e-6;
+
 /// The generated spectrum at generation K against the real one (log scale: spectra span decades).
 pub fn spectrum(config: &DaeConfig, outcomes: &[SeriesOutcome]) -> Chart {
     let k = config.spectrum_generation;
-    let index = |i: usize| (i + 1) as f64;
-    let real = Series {
-        label: "real data (generation 0)".into(),
-        line: config.covariance.eigenvalues().iter().enumerate().map(|(i, &l)| (index(i), l)).collect(),
-        dashed: true,
-        ..Series::default()
+    let lambda = config.covariance.eigenvalues();
+    let floor = SPECTRUM_FLOOR * lambda.iter().copied().filter(|&l| l > 0.0).fold(f64::INFINITY, f64::min);
+    let curve = |values: &[f64]| -> Vec<(f64, f64)> {
+        values.iter().enumerate().map(|(i, &v)| ((i + 1) as f64, v.max(floor))).collect()
     };
+    let real =
+        Series { label: "real data (generation 0)".into(), line: curve(lambda), dashed: true, ..Series::default() };
     let mut series = vec![real];
-    series.extend(outcomes.iter().map(|o| {
-        Series {
-            label: format!("{} (generation {k})", o.label),
-            line: o.spectrum.iter().enumerate().map(|(i, &v)| (index(i), v)).collect(),
-            points: o
-                .monte_carlo
-                .as_ref()
-                .map(|m| m[k].spectrum.iter().enumerate().map(|(i, &v)| (index(i), v)).collect())
-                .unwrap_or_default(),
-            ..Series::default()
-        }
+    series.extend(outcomes.iter().map(|o| Series {
+        label: format!("{} (generation {k})", o.label),
+        line: curve(&o.spectrum),
+        points: o.monte_carlo.as_ref().map(|m| curve(&m[k].spectrum)).unwrap_or_default(),
+        ..Series::default()
     }));
     Chart {
         title: format!("Covariance spectrum after {k} generations"),
@@ -105,7 +103,8 @@ pub fn spectrum(config: &DaeConfig, outcomes: &[SeriesOutcome]) -> Chart {
         x_scale: Scale::Linear,
         series,
         caption: Some(format!(
-            "lines: closed form; points: Monte Carlo replicate mean of the sorted sample eigenvalues ({} rule)",
+            "lines: closed form; points: Monte Carlo mean of sorted sample eigenvalues ({} rule); \
+             values below {floor:.1e} drawn at {floor:.1e}",
             config.rule.name()
         )),
     }

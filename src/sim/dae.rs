@@ -7,7 +7,7 @@
 use super::stats::{mean_interval, Interval};
 use crate::linalg::{matmul_nt, matmul_tn};
 use crate::theory::{Covariance, RealPool, Rule, Strategy};
-use nalgebra::{DMatrix, SymmetricEigen};
+use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rand::seq::index;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -118,7 +118,8 @@ struct Measured {
     spectrum: Vec<f64>,
 }
 
-/// One replicate's state: row-major n × d sample matrices.
+/// One replicate: its stream, Σ's factor, and scratch buffers reused across generations (row-major n × d
+/// sample matrices; no allocation in the generation loop beyond d × d matrices).
 struct Replicate<'a> {
     setup: &'a DaeSetup<'a>,
     n: usize,
@@ -127,6 +128,10 @@ struct Replicate<'a> {
     rng: Xoshiro256PlusPlus,
     /// L with L Lᵀ = Σ, row-major.
     factor: Vec<f64>,
+    noise: Vec<f64>,
+    x_centred: Vec<f64>,
+    y_centred: Vec<f64>,
+    gram: Vec<f64>,
 }
 
 impl<'a> Replicate<'a> {
@@ -134,124 +139,189 @@ impl<'a> Replicate<'a> {
         let l = setup.covariance.sqrt_factor();
         let d = l.nrows();
         let factor = (0..d * d).map(|i| l[(i / d, i % d)]).collect();
-        Self { setup, n, d, index, rng, factor }
+        Self {
+            setup,
+            n,
+            d,
+            index,
+            rng,
+            factor,
+            noise: Vec::new(),
+            x_centred: Vec::new(),
+            y_centred: Vec::new(),
+            gram: vec![0.0; d * d],
+        }
     }
 
-    fn normals(&mut self, len: usize) -> Vec<f64> {
-        (0..len).map(|_| StandardNormal.sample(&mut self.rng)).collect()
+    /// Standard normals into `self.noise[..len]`.
+    fn draw_noise(&mut self, len: usize) {
+        self.noise.resize(len, 0.0);
+        for v in &mut self.noise {
+            *v = StandardNormal.sample(&mut self.rng);
+        }
     }
 
-    /// `rows` real samples `x = L z`.
-    fn real(&mut self, rows: usize) -> Vec<f64> {
-        let z = self.normals(rows * self.d);
-        let mut x = vec![0.0; rows * self.d];
-        matmul_nt(&z, &self.factor, rows, self.d, self.d, &mut x);
-        x
+    /// Append `rows` real samples `x = L z` to `out`.
+    fn draw_real(&mut self, rows: usize, out: &mut Vec<f64>) {
+        self.draw_noise(rows * self.d);
+        let start = out.len();
+        out.resize(start + rows * self.d, 0.0);
+        matmul_nt(&self.noise, &self.factor, rows, self.d, self.d, &mut out[start..]);
+    }
+
+    /// Sample covariance (1/(rows − 1)) of a row-major `rows × d` matrix.
+    fn covariance(&mut self, x: &[f64]) -> DMatrix<f64> {
+        let (rows, d) = (x.len() / self.d, self.d);
+        let mean = column_means(x, d);
+        self.x_centred.resize(x.len(), 0.0);
+        for (centred, row) in self.x_centred.chunks_exact_mut(d).zip(x.chunks_exact(d)) {
+            for ((c, v), m) in centred.iter_mut().zip(row).zip(&mean) {
+                *c = v - m;
+            }
+        }
+        matmul_tn(&self.x_centred, &self.x_centred, rows, d, d, &mut self.gram);
+        DMatrix::from_row_slice(d, d, &self.gram) / (rows - 1) as f64
+    }
+
+    /// Least squares of x on [y, 1], y = x + σε, by the centred normal equations: `Syy Wᵀ = Syx`,
+    /// `b = x̄ − W ȳ`.
+    fn fit(&mut self, training: &[f64], k: usize) -> Result<(DMatrix<f64>, DVector<f64>), SimError> {
+        let (rows, d) = (training.len() / self.d, self.d);
+        let sigma = self.setup.s.sqrt();
+        self.draw_noise(rows * d);
+        let x_mean = column_means(training, d);
+        let e_mean = column_means(&self.noise, d);
+        self.x_centred.resize(rows * d, 0.0);
+        self.y_centred.resize(rows * d, 0.0);
+        let rows_iter = self
+            .x_centred
+            .chunks_exact_mut(d)
+            .zip(self.y_centred.chunks_exact_mut(d))
+            .zip(training.chunks_exact(d).zip(self.noise.chunks_exact(d)));
+        for ((xc, yc), (x, e)) in rows_iter {
+            for ((((xc, yc), x), e), (xm, em)) in
+                xc.iter_mut().zip(yc.iter_mut()).zip(x).zip(e).zip(x_mean.iter().zip(&e_mean))
+            {
+                *xc = x - xm;
+                *yc = *xc + sigma * (e - em);
+            }
+        }
+        let mut sxy = vec![0.0; d * d];
+        matmul_tn(&self.x_centred, &self.y_centred, rows, d, d, &mut sxy);
+        matmul_tn(&self.y_centred, &self.y_centred, rows, d, d, &mut self.gram);
+        let sxy = DMatrix::from_row_slice(d, d, &sxy);
+        let syy = DMatrix::from_row_slice(d, d, &self.gram);
+        let w = syy
+            .cholesky()
+            .map(|c| c.solve(&sxy.transpose()).transpose())
+            .ok_or(SimError::SingularFit { generation: k, replicate: self.index })?;
+        let x_mean = DVector::from_vec(x_mean);
+        let y_mean = &x_mean + DVector::from_vec(e_mean) * sigma;
+        let b = x_mean - &w * y_mean;
+        Ok((w, b))
+    }
+
+    /// Generation k: f_k applied to n points drawn from the training set without replacement, in random
+    /// order, so that any prefix is a uniform subsample (Mix takes one); noisy rule: to `x + σε'`.
+    fn generate(&mut self, training: &[f64], w: &DMatrix<f64>, b: &DVector<f64>, out: &mut Vec<f64>) {
+        let (rows, n, d) = (training.len() / self.d, self.n, self.d);
+        let picked = index::sample(&mut self.rng, rows, n);
+        let noisy = self.setup.rule == Rule::Noisy;
+        let sigma = if noisy { self.setup.s.sqrt() } else { 0.0 };
+        if noisy {
+            self.draw_noise(n * d);
+        }
+        self.x_centred.resize(n * d, 0.0);
+        for (row, (input, i)) in self.x_centred.chunks_exact_mut(d).zip(picked.iter()).enumerate() {
+            let x = &training[i * d..(i + 1) * d];
+            if noisy {
+                let e = &self.noise[row * d..(row + 1) * d];
+                for ((v, x), e) in input.iter_mut().zip(x).zip(e) {
+                    *v = x + sigma * e;
+                }
+            } else {
+                input.copy_from_slice(x);
+            }
+        }
+        let w_row_major: Vec<f64> = (0..d * d).map(|i| w[(i / d, i % d)]).collect();
+        out.resize(n * d, 0.0);
+        matmul_nt(&self.x_centred, &w_row_major, n, d, d, out);
+        for row in out.chunks_exact_mut(d) {
+            for (v, bi) in row.iter_mut().zip(b.iter()) {
+                *v += bi;
+            }
+        }
+    }
+
+    fn measure(&mut self, x: &[f64], w: &DMatrix<f64>, phi: &DMatrix<f64>) -> Measured {
+        let cov = self.covariance(x);
+        let mut spectrum: Vec<f64> = SymmetricEigen::new(cov.clone()).eigenvalues.iter().copied().collect();
+        spectrum.sort_by(|a, b| b.total_cmp(a));
+        Measured {
+            trace_ratio: cov.trace() / self.setup.covariance.trace(),
+            w_norm: spectral_norm(w),
+            phi_norm: spectral_norm(phi),
+            spectrum,
+        }
     }
 
     fn run(mut self) -> Result<Vec<Measured>, SimError> {
         let (n, d) = (self.n, self.d);
-        let sigma = self.setup.s.sqrt();
-        let trace = self.setup.covariance.trace();
         let identity = DMatrix::<f64>::identity(d, d);
         let mut phi = identity.clone();
 
-        let real0 = self.real(n);
-        let mut out = vec![measure(&real0, n, d, trace, &identity, &phi)];
-        // Generations pooled so far (Accumulate) or just the last one.
-        let mut pool = real0.clone();
+        let mut real0 = Vec::with_capacity(n * d);
+        self.draw_real(n, &mut real0);
+        let mut out = vec![self.measure(&real0, &identity, &phi)];
+        // Generation k − 1, the one being built, all generations so far (Accumulate), a Mix training set.
         let mut previous = real0.clone();
+        let mut generated = Vec::with_capacity(n * d);
+        let accumulate = self.setup.strategy == Strategy::Accumulate;
+        let mut pool = if accumulate { real0.clone() } else { Vec::new() };
+        let mut mixed = Vec::new();
 
         for k in 1..=self.setup.generations {
-            let training = match self.setup.strategy {
-                Strategy::Replace => previous.clone(),
+            let training: &[f64] = match self.setup.strategy {
+                Strategy::Replace => &previous,
+                Strategy::Accumulate => &pool,
                 Strategy::Mix { alpha, pool: real_pool } => {
                     let real_rows = (alpha * n as f64).round() as usize;
-                    let mut t = match real_pool {
-                        RealPool::Fresh => self.real(real_rows),
-                        RealPool::Fixed => real0[..real_rows * d].to_vec(),
-                    };
-                    t.extend_from_slice(&previous[..(n - real_rows) * d]);
-                    t
+                    mixed.clear();
+                    match real_pool {
+                        RealPool::Fresh => self.draw_real(real_rows, &mut mixed),
+                        RealPool::Fixed => mixed.extend_from_slice(&real0[..real_rows * d]),
+                    }
+                    mixed.extend_from_slice(&previous[..(n - real_rows) * d]);
+                    &mixed
                 }
-                Strategy::Accumulate => pool.clone(),
             };
-            let rows = training.len() / d;
-
-            // Least squares of x on [y, 1] with y = x + σε, via centred normal equations.
-            let noise = self.normals(rows * d);
-            let noisy: Vec<f64> = training.iter().zip(&noise).map(|(x, e)| x + sigma * e).collect();
-            let (x_centred, x_mean) = centred(&training, rows, d);
-            let (y_centred, y_mean) = centred(&noisy, rows, d);
-            let mut sxy = vec![0.0; d * d];
-            let mut syy = vec![0.0; d * d];
-            matmul_tn(&x_centred, &y_centred, rows, d, d, &mut sxy);
-            matmul_tn(&y_centred, &y_centred, rows, d, d, &mut syy);
-            let sxy = DMatrix::from_row_slice(d, d, &sxy);
-            let syy = DMatrix::from_row_slice(d, d, &syy);
-            // Syy Wᵀ = Syx.
-            let w_t = syy
-                .cholesky()
-                .map(|c| c.solve(&sxy.transpose()))
-                .ok_or(SimError::SingularFit { generation: k, replicate: self.index })?;
-            let w = w_t.transpose();
-            let b: Vec<f64> = (0..d).map(|i| x_mean[i] - (0..d).map(|j| w[(i, j)] * y_mean[j]).sum::<f64>()).collect();
-
-            // Generation k: f_k applied to n points drawn from the training set without replacement, in
-            // random order, so that any prefix of it is a uniform subsample (Mix takes one).
-            let picked = index::sample(&mut self.rng, rows, n);
-            let mut input: Vec<f64> =
-                picked.iter().flat_map(|i| training[i * d..(i + 1) * d].iter().copied()).collect();
-            if self.setup.rule == Rule::Noisy {
-                let fresh = self.normals(n * d);
-                for (x, e) in input.iter_mut().zip(&fresh) {
-                    *x += sigma * e;
-                }
-            }
-            let w_row_major: Vec<f64> = (0..d * d).map(|i| w[(i / d, i % d)]).collect();
-            let mut generated = vec![0.0; n * d];
-            matmul_nt(&input, &w_row_major, n, d, d, &mut generated);
-            for row in generated.chunks_exact_mut(d) {
-                for (v, bi) in row.iter_mut().zip(&b) {
-                    *v += bi;
-                }
-            }
-
+            let (w, b) = self.fit(training, k)?;
+            self.generate(training, &w, &b, &mut generated);
             phi = &w * &phi;
-            out.push(measure(&generated, n, d, trace, &w, &phi));
-            if self.setup.strategy == Strategy::Accumulate {
+            out.push(self.measure(&generated, &w, &phi));
+            if accumulate {
                 pool.extend_from_slice(&generated);
             }
-            previous = generated;
+            std::mem::swap(&mut previous, &mut generated);
         }
         Ok(out)
     }
 }
 
-/// The columns of a row-major `rows × d` matrix minus their means, and the means.
-fn centred(x: &[f64], rows: usize, d: usize) -> (Vec<f64>, Vec<f64>) {
+/// Column means of a row-major matrix with `d` columns.
+fn column_means(x: &[f64], d: usize) -> Vec<f64> {
     let mut mean = vec![0.0; d];
     for row in x.chunks_exact(d) {
         for (m, v) in mean.iter_mut().zip(row) {
             *m += v;
         }
     }
-    mean.iter_mut().for_each(|m| *m /= rows as f64);
-    let centred = x.chunks_exact(d).flat_map(|row| row.iter().zip(&mean).map(|(v, m)| v - m)).collect();
-    (centred, mean)
+    let rows = (x.len() / d) as f64;
+    mean.iter_mut().for_each(|m| *m /= rows);
+    mean
 }
 
 /// Spectral norm ‖A‖₂ = √λ_max(AᵀA).
 fn spectral_norm(a: &DMatrix<f64>) -> f64 {
     SymmetricEigen::new(a.transpose() * a).eigenvalues.max().max(0.0).sqrt()
-}
-
-fn measure(x: &[f64], n: usize, d: usize, trace: f64, w: &DMatrix<f64>, phi: &DMatrix<f64>) -> Measured {
-    let (x, _) = centred(x, n, d);
-    let mut gram = vec![0.0; d * d];
-    matmul_tn(&x, &x, n, d, d, &mut gram);
-    let cov = DMatrix::from_row_slice(d, d, &gram) / (n - 1) as f64;
-    let mut spectrum: Vec<f64> = SymmetricEigen::new(cov.clone()).eigenvalues.iter().copied().collect();
-    spectrum.sort_by(|a, b| b.total_cmp(a));
-    Measured { trace_ratio: cov.trace() / trace, w_norm: spectral_norm(w), phi_norm: spectral_norm(phi), spectrum }
 }
