@@ -20,7 +20,7 @@ use plotters::style::{register_font, FontStyle, RGBColor};
 
 use super::atomic;
 
-/// A y-axis scale.
+/// An axis scale (used for x and y).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Scale {
     #[default]
@@ -134,6 +134,8 @@ impl From<io::Error> for Failure {
 fn write_figure(path: &Path, draw: impl FnOnce(&Path) -> Result<(), String>) -> Result<(), PlotError> {
     atomic::with_temp_file(path, |tmp| {
         register_fonts().map_err(Failure::Draw)?;
+        // Create the file first: the backends report I/O failures only as opaque strings.
+        std::fs::File::create(tmp)?;
         draw(tmp).map_err(Failure::Draw)
     })
     .map_err(|e| match e {
@@ -208,22 +210,26 @@ impl Extent {
         let (lo, hi) = self.0?;
         Some(match scale {
             Scale::Linear => {
-                let pad = if hi > lo {
-                    0.05 * (hi - lo)
-                } else if lo != 0.0 {
-                    0.1 * lo.abs()
+                let span = hi - lo;
+                let pad = if span > 0.0 { 0.05 * span } else { 0.1 * lo.abs() };
+                let (a, b) = (lo - pad, hi + pad);
+                if a < b && a.is_finite() && b.is_finite() {
+                    a..b
+                } else if span > 0.0 {
+                    // A span beyond f64 range cannot be mapped; keep the central part.
+                    lo.max(-f64::MAX / 2.0)..hi.min(f64::MAX / 2.0)
                 } else {
-                    1.0
-                };
-                if (lo - pad).is_finite() && (hi + pad).is_finite() {
-                    (lo - pad)..(hi + pad)
-                } else {
-                    lo..hi.max(lo + lo.abs() * 1e-9).max(lo + f64::MIN_POSITIVE)
+                    // A single value that padding cannot move (zero or subnormal).
+                    (lo - 1.0)..(hi + 1.0)
                 }
             }
             Scale::Log => {
                 let ratio = if hi > lo { (hi / lo).powf(0.05) } else { 2.0 };
-                (lo / ratio).max(f64::MIN_POSITIVE)..(hi * ratio).min(f64::MAX)
+                let (a, b) = (lo / ratio, hi * ratio);
+                // Never pad to 0 or inf, where the log is undefined.
+                let a = if a > 0.0 { a } else { lo };
+                let b = if b.is_finite() { b } else { hi };
+                a..b
             }
         })
     }
@@ -235,7 +241,7 @@ impl Extent {
 fn log_axis(range: &Range<f64>) -> WithKeyPoints<LogCoord<f64>> {
     let (lo, hi) = (range.start, range.end);
     let (e0, e1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
-    let inside = |v: &f64| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9);
+    let inside = |v: &f64| v.is_finite() && *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9);
     let at = |mantissas: &[f64], every: i32| -> Vec<f64> {
         (e0..=e1)
             .filter(|e| e.rem_euclid(every) == 0)
@@ -266,27 +272,33 @@ fn linear_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let raw = (hi - lo) / 5.0;
     let unit = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * unit).find(|&s| s >= raw).unwrap_or(10.0 * unit);
-    let first = (lo / step).ceil() as i64;
-    let last = (hi / step).floor() as i64;
-    (first..=last).map(|i| i as f64 * step).collect()
+    if !(step > 0.0 && step.is_finite()) {
+        return Vec::new(); // below f64 resolution: leave the axis unlabelled
+    }
+    let (first, last) = ((lo / step).ceil(), (hi / step).floor());
+    (0..=((last - first) as i64).min(20)).map(|i| (first + i as f64) * step).collect()
 }
 
 /// A tick-label formatter for one axis: as few digits as tell neighbouring ticks apart, no float
 /// noise, and one notation for the whole axis (scientific when the ticks are huge or tiny).
 fn tick_formatter(range: &Range<f64>, ticks: &[f64]) -> impl Fn(&f64) -> String {
-    let gap = ticks.windows(2).map(|w| (w[1] - w[0]).abs()).filter(|g| *g > 0.0).fold(f64::INFINITY, f64::min);
-    let gap = if gap.is_finite() { gap } else { (range.end - range.start).abs() / MAX_TICKS as f64 };
-    let gap_exp = gap.log10().floor();
-    let nonzero = || ticks.iter().map(|t| t.abs()).filter(|&t| t >= gap * 1e-6);
-    let plain = nonzero().all(|t| (1e-3..1e6).contains(&t));
+    let gaps = || ticks.windows(2).filter(|w| w[1] != w[0]);
+    // Plain notation needs decimals down to the smallest absolute gap...
+    let gap = gaps().map(|w| (w[1] - w[0]).abs()).fold((range.end - range.start).abs() / MAX_TICKS as f64, f64::min);
+    let decimals = (1.0 - gap.log10().floor()).clamp(0.0, 15.0) as usize;
+    // ...scientific notation needs mantissa digits down to the smallest relative gap
+    // (one more than strictly needed, so steps like 2.5 show; trailing zeros are trimmed).
+    let relative = gaps().map(|w| (w[1] - w[0]).abs() / w[0].abs().max(w[1].abs())).fold(1.0, f64::min);
+    let digits = (1.0 - relative.log10().floor()).clamp(0.0, 15.0) as usize;
+    // Only an axis through zero has a tick that is zero up to float noise.
+    let zero_at = if range.start <= 0.0 && range.end >= 0.0 { gap * 1e-6 } else { 0.0 };
+    let plain = ticks.iter().map(|t| t.abs()).filter(|&t| t > zero_at).all(|t| (1e-3..1e6).contains(&t));
     move |&v: &f64| {
-        if v.abs() < gap * 1e-6 {
+        if v.abs() <= zero_at {
             "0".to_string()
         } else if plain {
-            let decimals = (1.0 - gap_exp).clamp(0.0, 12.0) as usize;
             trim_decimal(&format!("{v:.decimals$}"))
         } else {
-            let digits = (v.abs().log10().floor() - gap_exp).clamp(0.0, 6.0) as usize;
             trim_scientific(&format!("{v:.digits$e}"))
         }
     }
@@ -301,9 +313,10 @@ fn trim_decimal(s: &str) -> String {
     }
 }
 
-/// "1.500e-4" → "1.5e-4", "2.00e6" → "2e6".
+/// "1.500e-4" → "1.5e-4", "2.00e6" → "2e6", "1.0e0" → "1".
 fn trim_scientific(s: &str) -> String {
     match s.split_once('e') {
+        Some((mantissa, "0")) => trim_decimal(mantissa),
         Some((mantissa, exp)) => format!("{}e{exp}", trim_decimal(mantissa)),
         None => s.to_string(),
     }
