@@ -16,16 +16,13 @@
 use super::strategy::{Rule, Strategy};
 use nalgebra::{DMatrix, DVector};
 
-/// Per-generation gain of the optimal DAE along a direction of training variance `c`.
+/// Per-generation gain of the optimal DAE along a direction of training variance `c ≥ 0`, for `s > 0`.
 ///
 /// # Formula
 /// `w = c / (c + s)`, the eigenvalue of `W = C (C + sI)⁻¹` (proofs/dae-optimal-w.md).
+#[inline]
 pub fn gain(c: f64, s: f64) -> f64 {
-    if c == 0.0 {
-        0.0
-    } else {
-        c / (c + s)
-    }
+    c / (c + s)
 }
 
 /// Variance generated along a direction of training variance `c`.
@@ -33,8 +30,14 @@ pub fn gain(c: f64, s: f64) -> f64 {
 /// # Formula
 /// noisy rule `m(c) = c² / (c + s)` (from `W (C + sI) Wᵀ`); clean rule `m(c) = c³ / (c + s)²` (from `W C Wᵀ`).
 /// See proofs/dae-covariance-recursion.md.
+#[inline]
 pub fn generated_variance(c: f64, s: f64, rule: Rule) -> f64 {
-    let w = gain(c, s);
+    generated_from_gain(gain(c, s), c, rule)
+}
+
+/// [`generated_variance`] written through the gain `w = c/(c + s)`: noisy `w·c`, clean `w²·c`.
+#[inline]
+fn generated_from_gain(w: f64, c: f64, rule: Rule) -> f64 {
     match rule {
         Rule::Noisy => w * c,
         Rule::Clean => w * w * c,
@@ -77,6 +80,7 @@ pub struct DaeRecursion {
     rule: Rule,
     generation: usize,
     lambda: Vec<f64>,
+    lambda_trace: f64,
     training: Vec<f64>,
     generated: Vec<f64>,
     gain: Vec<f64>,
@@ -109,6 +113,7 @@ impl DaeRecursion {
             rule,
             generation: 0,
             lambda: lambda.to_vec(),
+            lambda_trace: lambda.iter().sum(),
             training: lambda.to_vec(),
             generated: lambda.to_vec(),
             gain: vec![1.0; d],
@@ -120,20 +125,32 @@ impl DaeRecursion {
     /// Advance to the next generation.
     pub fn step(&mut self) {
         let k = self.generation + 1;
-        let (s, rule, strategy) = (self.s, self.rule, self.strategy);
-        for i in 0..self.lambda.len() {
-            let c = match strategy {
-                Strategy::Replace => self.generated[i],
-                Strategy::Mix { alpha, .. } => alpha * self.lambda[i] + (1.0 - alpha) * self.generated[i],
-                Strategy::Accumulate => self.generated_sum[i] / k as f64,
-            };
-            let w = gain(c, s);
-            let mu = generated_variance(c, s, rule);
-            self.training[i] = c;
-            self.gain[i] = w;
-            self.end_to_end[i] *= w;
-            self.generated[i] = mu;
-            self.generated_sum[i] += mu;
+        // Training variances first (one pass per strategy), then one branch-free pass for the rest.
+        match self.strategy {
+            Strategy::Replace => self.training.copy_from_slice(&self.generated),
+            Strategy::Mix { alpha, .. } => {
+                for ((c, &l), &mu) in self.training.iter_mut().zip(&self.lambda).zip(&self.generated) {
+                    *c = alpha * l + (1.0 - alpha) * mu;
+                }
+            }
+            Strategy::Accumulate => {
+                for (c, &total) in self.training.iter_mut().zip(&self.generated_sum) {
+                    *c = total / k as f64;
+                }
+            }
+        }
+        let (s, rule) = (self.s, self.rule);
+        let state = self
+            .training
+            .iter()
+            .zip(self.gain.iter_mut())
+            .zip(self.end_to_end.iter_mut())
+            .zip(self.generated.iter_mut().zip(self.generated_sum.iter_mut()));
+        for (((&c, w), phi), (mu, total)) in state {
+            *w = gain(c, s);
+            *phi *= *w;
+            *mu = generated_from_gain(*w, c, rule);
+            *total += *mu;
         }
         self.generation = k;
     }
@@ -163,13 +180,19 @@ impl DaeRecursion {
     }
 
     pub fn summary(&self) -> GenerationSummary {
-        let max = |v: &[f64]| v.iter().copied().fold(0.0_f64, f64::max);
+        let (mut total, mut top, mut w_norm, mut phi_norm) = (0.0, 0.0_f64, 0.0_f64, 0.0_f64);
+        for ((&mu, &w), &phi) in self.generated.iter().zip(&self.gain).zip(&self.end_to_end) {
+            total += mu;
+            top = top.max(mu);
+            w_norm = w_norm.max(w);
+            phi_norm = phi_norm.max(phi);
+        }
         GenerationSummary {
             generation: self.generation,
-            trace_ratio: self.generated.iter().sum::<f64>() / self.lambda.iter().sum::<f64>(),
-            top_eigenvalue: max(&self.generated),
-            w_norm: max(&self.gain),
-            phi_norm: max(&self.end_to_end),
+            trace_ratio: total / self.lambda_trace,
+            top_eigenvalue: top,
+            w_norm,
+            phi_norm,
         }
     }
 }

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The DAE Monte Carlo (d = 32, n = 4096, R = 64, 30 generations) in Rust and in numpy, side by side in one
+# run on this machine. Prints the times and the ratios the foundation issue asks for.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+python3 -c 'import numpy' 2>/dev/null || pip install --quiet numpy
+
+cargo bench --bench dae -- monte_carlo >/dev/null
+peer=$(python3 benches/peers/dae_numpy.py --repeat 3 | tail -n 1)
+
+python3 - "$peer" <<'PY'
+import json, sys
+peer = json.loads(sys.argv[1])
+base = "target/criterion/monte_carlo_d32_n4096_r64_g30"
+def seconds(threads):
+    with open(f"{base}/threads_{threads}/new/estimates.json") as f:
+        return json.load(f)["mean"]["point_estimate"] / 1e9
+one, two = seconds(1), seconds(2)
+numpy = peer["best_seconds"]
+print(f"rust, 1 thread : {one:.3f} s")
+print(f"rust, 2 threads: {two:.3f} s   (speed-up {one / two:.2f}x, goal >= 1.8x)")
+print(f"numpy (best of 3): {numpy:.3f} s (median {peer['median_seconds']:.3f} s)")
+print(f"rust 2 threads vs numpy: {numpy / two:.2f}x faster (goal >= 5x)")
+PY
