@@ -10,8 +10,27 @@ use gemm::{gemm, Parallelism};
 pub fn matmul_tn(a: &[f64], b: &[f64], rows: usize, a_cols: usize, b_cols: usize, out: &mut [f64]) {
     assert_eq!(a.len(), rows * a_cols, "A must be rows × a_cols");
     assert_eq!(b.len(), rows * b_cols, "B must be rows × b_cols");
+    matmul_tn_strided(a, a_cols, b, b_cols, rows, a_cols, b_cols, out);
+}
+
+/// `out = Aᵀ B` for row-major `A` (`rows × a_cols`, rows `a_stride` apart) and `B` (`rows × b_cols`, rows
+/// `b_stride` apart): lets one product read column blocks of a wider matrix, e.g. `[X Y]ᵀ Y` in one call.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_tn_strided(
+    a: &[f64],
+    a_stride: usize,
+    b: &[f64],
+    b_stride: usize,
+    rows: usize,
+    a_cols: usize,
+    b_cols: usize,
+    out: &mut [f64],
+) {
+    assert!(rows > 0 && a_cols <= a_stride && b_cols <= b_stride, "columns must fit in the row stride");
+    assert!(a.len() >= (rows - 1) * a_stride + a_cols, "A is too short for rows × a_stride");
+    assert!(b.len() >= (rows - 1) * b_stride + b_cols, "B is too short for rows × b_stride");
     assert_eq!(out.len(), a_cols * b_cols, "out must be a_cols × b_cols");
-    // Aᵀ[i, j] = A[j, i]: row stride 1, column stride a_cols.
+    // Aᵀ[i, j] = A[j, i]: row stride 1, column stride a_stride.
     // SAFETY: the asserts above bound every index the strides can reach.
     unsafe {
         gemm(
@@ -23,11 +42,11 @@ pub fn matmul_tn(a: &[f64], b: &[f64], rows: usize, a_cols: usize, b_cols: usize
             b_cols as isize,
             false,
             a.as_ptr(),
-            a_cols as isize,
+            a_stride as isize,
             1,
             b.as_ptr(),
             1,
-            b_cols as isize,
+            b_stride as isize,
             0.0,
             1.0,
             false,
@@ -105,6 +124,13 @@ mod tests {
         for (x, y) in out.iter().zip(&expect) {
             assert!((x - y).abs() < 1e-12, "{x} vs {y}");
         }
+
+        // The same product read out of one wider matrix [B A] (row stride p + q).
+        let wide: Vec<f64> =
+            (0..rows).flat_map(|r| b[r * q..(r + 1) * q].iter().chain(&a[r * p..(r + 1) * p]).copied()).collect();
+        let mut strided = vec![0.0; p * q];
+        matmul_tn_strided(&wide[q..], p + q, &wide, p + q, rows, p, q, &mut strided);
+        assert_eq!(strided, out, "strided and contiguous products agree bit for bit");
 
         let c = data(q * p, 0.3);
         let mut out = vec![0.0; rows * q];

@@ -5,9 +5,9 @@
 //! `(seed, series, replicate)`, so the numbers do not depend on the thread count.
 
 use super::stats::{mean_interval, Interval};
-use crate::linalg::{matmul_nt, matmul_tn};
+use crate::linalg::{matmul_nt, matmul_tn, matmul_tn_strided};
 use crate::theory::{Covariance, RealPool, Rule, Strategy};
-use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use nalgebra::{DMatrix, DVector};
 use rand::seq::index;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -130,7 +130,7 @@ struct Replicate<'a> {
     factor: Vec<f64>,
     noise: Vec<f64>,
     x_centred: Vec<f64>,
-    y_centred: Vec<f64>,
+    pairs: Vec<f64>,
     gram: Vec<f64>,
 }
 
@@ -148,7 +148,7 @@ impl<'a> Replicate<'a> {
             factor,
             noise: Vec::new(),
             x_centred: Vec::new(),
-            y_centred: Vec::new(),
+            pairs: Vec::new(),
             gram: vec![0.0; d * d],
         }
     }
@@ -191,14 +191,12 @@ impl<'a> Replicate<'a> {
         self.draw_noise(rows * d);
         let x_mean = column_means(training, d);
         let e_mean = column_means(&self.noise, d);
-        self.x_centred.resize(rows * d, 0.0);
-        self.y_centred.resize(rows * d, 0.0);
-        let rows_iter = self
-            .x_centred
-            .chunks_exact_mut(d)
-            .zip(self.y_centred.chunks_exact_mut(d))
-            .zip(training.chunks_exact(d).zip(self.noise.chunks_exact(d)));
-        for ((xc, yc), (x, e)) in rows_iter {
+        // Centred pairs side by side, row i = [x_i − x̄, y_i − ȳ], so one product gives [Sxy; Syy] = [X Y]ᵀ Y.
+        self.pairs.resize(rows * 2 * d, 0.0);
+        for (pair, (x, e)) in
+            self.pairs.chunks_exact_mut(2 * d).zip(training.chunks_exact(d).zip(self.noise.chunks_exact(d)))
+        {
+            let (xc, yc) = pair.split_at_mut(d);
             for ((((xc, yc), x), e), (xm, em)) in
                 xc.iter_mut().zip(yc.iter_mut()).zip(x).zip(e).zip(x_mean.iter().zip(&e_mean))
             {
@@ -206,11 +204,10 @@ impl<'a> Replicate<'a> {
                 *yc = *xc + sigma * (e - em);
             }
         }
-        let mut sxy = vec![0.0; d * d];
-        matmul_tn(&self.x_centred, &self.y_centred, rows, d, d, &mut sxy);
-        matmul_tn(&self.y_centred, &self.y_centred, rows, d, d, &mut self.gram);
-        let sxy = DMatrix::from_row_slice(d, d, &sxy);
-        let syy = DMatrix::from_row_slice(d, d, &self.gram);
+        let mut grams = vec![0.0; 2 * d * d];
+        matmul_tn_strided(&self.pairs, 2 * d, &self.pairs[d..], 2 * d, rows, 2 * d, d, &mut grams);
+        let sxy = DMatrix::from_row_slice(d, d, &grams[..d * d]);
+        let syy = DMatrix::from_row_slice(d, d, &grams[d * d..]);
         let w = syy
             .cholesky()
             .map(|c| c.solve(&sxy.transpose()).transpose())
@@ -255,7 +252,7 @@ impl<'a> Replicate<'a> {
 
     fn measure(&mut self, x: &[f64], w: &DMatrix<f64>, phi: &DMatrix<f64>) -> Measured {
         let cov = self.covariance(x);
-        let mut spectrum: Vec<f64> = SymmetricEigen::new(cov.clone()).eigenvalues.iter().copied().collect();
+        let mut spectrum: Vec<f64> = cov.symmetric_eigenvalues().iter().copied().collect();
         spectrum.sort_by(|a, b| b.total_cmp(a));
         Measured {
             trace_ratio: cov.trace() / self.setup.covariance.trace(),
@@ -323,5 +320,5 @@ fn column_means(x: &[f64], d: usize) -> Vec<f64> {
 
 /// Spectral norm ‖A‖₂ = √λ_max(AᵀA).
 fn spectral_norm(a: &DMatrix<f64>) -> f64 {
-    SymmetricEigen::new(a.transpose() * a).eigenvalues.max().max(0.0).sqrt()
+    (a.transpose() * a).symmetric_eigenvalues().max().max(0.0).sqrt()
 }
