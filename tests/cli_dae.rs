@@ -114,7 +114,7 @@ fn without_out_a_fresh_run_directory_is_named() {
 #[test]
 fn config_file_is_read_and_flags_override_it() {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("c.toml"), "spectrum = [2.0, 0.5]\ns = [0.3]\ngenerations = 7\nrule = \"clean\"\n")
+    std::fs::write(tmp.path().join("c.toml"), "spectrum = [2.0, 0.5]\ns = 0.3\ngenerations = 7\nrule = \"clean\"\n")
         .unwrap();
     let result = flowcollapse(
         &["dae", "--config", "c.toml", "--generations", "4", "--format", "jsonl", "--out", "r"],
