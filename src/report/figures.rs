@@ -2,10 +2,9 @@
 
 use super::plot::{Chart, Scale, Series};
 use crate::experiment::dae::{DaeConfig, SeriesOutcome, CONFIDENCE_LEVEL};
-
-fn generation_axis(x: usize) -> f64 {
-    x as f64
-}
+use crate::sim::dae::McGeneration;
+use crate::sim::stats::Interval;
+use crate::theory::dae::GenerationSummary;
 
 /// Caption shared by the per-generation charts.
 fn caption(config: &DaeConfig) -> String {
@@ -22,56 +21,53 @@ fn caption(config: &DaeConfig) -> String {
     format!("lines: closed form (d = {d}, {} rule){mc}", config.rule.name())
 }
 
-/// Closed form as a line, Monte Carlo as points with a band, per series.
+/// A per-generation chart: per series, the closed form as a line and the Monte Carlo as points with a band.
 fn per_generation(
+    config: &DaeConfig,
     outcomes: &[SeriesOutcome],
-    closed: impl Fn(&crate::theory::dae::GenerationSummary) -> f64,
-    mc: impl Fn(&crate::sim::dae::McGeneration) -> crate::sim::stats::Interval,
-) -> Vec<Series> {
-    outcomes
+    (title, y_label): (&str, &str),
+    closed: impl Fn(&GenerationSummary) -> f64,
+    mc: impl Fn(&McGeneration) -> Interval,
+) -> Chart {
+    let series = outcomes
         .iter()
         .map(|o| {
-            let line = o.closed_form.iter().map(|g| (generation_axis(g.generation), closed(g))).collect();
+            let x = |g: usize| g as f64;
+            let line = o.closed_form.iter().map(|g| (x(g.generation), closed(g))).collect();
             let (points, band) = match &o.monte_carlo {
                 Some(m) => m
                     .iter()
                     .map(|g| {
                         let iv = mc(g);
-                        let x = generation_axis(g.generation);
-                        ((x, iv.mean), (x, iv.lo, iv.hi))
+                        ((x(g.generation), iv.mean), (x(g.generation), iv.lo, iv.hi))
                     })
                     .unzip(),
                 None => (Vec::new(), Vec::new()),
             };
             Series { label: o.label.clone(), line, points, band, dashed: false }
         })
-        .collect()
+        .collect();
+    Chart {
+        title: title.into(),
+        x_label: "generation k".into(),
+        y_label: y_label.into(),
+        y_scale: if config.log_y { Scale::Log } else { Scale::Linear },
+        x_scale: Scale::Linear,
+        series,
+        caption: Some(caption(config)),
+    }
 }
 
 /// tr(S_k)/tr(Σ) per generation.
 pub fn variance_decay(config: &DaeConfig, outcomes: &[SeriesOutcome]) -> Chart {
-    Chart {
-        title: "Linear DAE retrained on its own outputs: variance per generation".into(),
-        x_label: "generation k".into(),
-        y_label: "trace ratio tr(S_k) / tr(Σ)".into(),
-        y_scale: if config.log_y { Scale::Log } else { Scale::Linear },
-        x_scale: Scale::Linear,
-        series: per_generation(outcomes, |g| g.trace_ratio, |g| g.trace_ratio),
-        caption: Some(caption(config)),
-    }
+    let text = ("Linear DAE retrained on its own outputs: variance per generation", "trace ratio tr(S_k) / tr(Σ)");
+    per_generation(config, outcomes, text, |g| g.trace_ratio, |g| g.trace_ratio)
 }
 
 /// ‖Φ_k‖ = ‖W_k ⋯ W_1‖₂ per generation.
 pub fn end_to_end_norm(config: &DaeConfig, outcomes: &[SeriesOutcome]) -> Chart {
-    Chart {
-        title: "End-to-end map of k retrained denoisers".into(),
-        x_label: "generation k".into(),
-        y_label: "‖Φ_k‖₂ = ‖W_k ⋯ W_1‖₂".into(),
-        y_scale: if config.log_y { Scale::Log } else { Scale::Linear },
-        x_scale: Scale::Linear,
-        series: per_generation(outcomes, |g| g.phi_norm, |g| g.phi_norm),
-        caption: Some(caption(config)),
-    }
+    let text = ("End-to-end map of k retrained denoisers", "‖Φ_k‖₂ = ‖W_k ⋯ W_1‖₂");
+    per_generation(config, outcomes, text, |g| g.phi_norm, |g| g.phi_norm)
 }
 
 /// Spectra below this fraction of the smallest positive real eigenvalue are drawn at it: a collapsed
