@@ -5,6 +5,7 @@
 
 pub mod covariance;
 pub mod dae;
+pub mod flow;
 pub mod strategy;
 
 pub use covariance::{Covariance, CovarianceError};
