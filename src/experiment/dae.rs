@@ -29,13 +29,13 @@ pub const THRESHOLD_SEARCH: usize = 100_000;
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DaeParams {
-    #[serde(default, deserialize_with = "one_or_many")]
+    #[serde(default, deserialize_with = "input::one_or_many")]
     pub spectrum: Option<Vec<f64>>,
     pub cov: Option<PathBuf>,
-    #[serde(default, deserialize_with = "one_or_many")]
+    #[serde(default, deserialize_with = "input::one_or_many")]
     pub s: Option<Vec<f64>>,
     pub strategy: Option<String>,
-    #[serde(default, deserialize_with = "one_or_many")]
+    #[serde(default, deserialize_with = "input::one_or_many")]
     pub alpha: Option<Vec<f64>>,
     pub fresh_real: Option<bool>,
     pub rule: Option<String>,
@@ -71,20 +71,7 @@ impl DaeParams {
 
     /// Check every value once; the result is immutable.
     pub fn validate(&self) -> Result<DaeConfig, ConfigError> {
-        let covariance = match (&self.spectrum, &self.cov) {
-            (Some(_), Some(path)) => {
-                return Err(ConfigError::invalid(
-                    "cov",
-                    path.display(),
-                    "only one of --spectrum and --cov (both were given)",
-                ))
-            }
-            (Some(spectrum), None) => Covariance::from_spectrum(spectrum)
-                .map_err(|source| ConfigError::Covariance { field: "spectrum", source })?,
-            (None, Some(path)) => Covariance::from_matrix(&input::read_matrix_csv(path)?)
-                .map_err(|source| ConfigError::Covariance { field: "cov", source })?,
-            (None, None) => Covariance::from_spectrum(&DEFAULT_SPECTRUM).expect("the default spectrum is valid"),
-        };
+        let covariance = input::covariance(self.spectrum.as_deref(), self.cov.as_deref(), &DEFAULT_SPECTRUM)?;
 
         let s_values = self.s.clone().unwrap_or_else(|| vec![DEFAULT_S]);
         non_empty("s", &s_values)?;
@@ -207,34 +194,6 @@ impl DaeParams {
             spectrum_generation,
         })
     }
-}
-
-/// A number or a list of numbers (`s = 0.1` and `s = [0.1, 0.2]` both read).
-fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<f64>>, D::Error> {
-    struct Numbers;
-    impl<'de> serde::de::Visitor<'de> for Numbers {
-        type Value = Vec<f64>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a number or a list of numbers")
-        }
-        fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(vec![v])
-        }
-        fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(vec![v as f64])
-        }
-        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(vec![v as f64])
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut values = Vec::new();
-            while let Some(v) = seq.next_element::<f64>()? {
-                values.push(v);
-            }
-            Ok(values)
-        }
-    }
-    deserializer.deserialize_any(Numbers).map(Some)
 }
 
 fn non_empty(field: &'static str, values: &[f64]) -> Result<(), ConfigError> {

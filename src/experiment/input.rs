@@ -1,6 +1,7 @@
 //! Reading user files: a covariance matrix as CSV, a run configuration as TOML.
 
 use super::ConfigError;
+use crate::theory::Covariance;
 use nalgebra::DMatrix;
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -50,4 +51,49 @@ pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
     toml::from_str(&text)
         .map_err(|e| ConfigError::Toml { path: path.into(), message: e.to_string().trim().to_string() })
+}
+
+/// The real covariance from `--spectrum` or `--cov` (at most one of them), else `default` as a spectrum.
+pub fn covariance(spectrum: Option<&[f64]>, cov: Option<&Path>, default: &[f64]) -> Result<Covariance, ConfigError> {
+    match (spectrum, cov) {
+        (Some(_), Some(path)) => {
+            Err(ConfigError::invalid("cov", path.display(), "only one of --spectrum and --cov (both were given)"))
+        }
+        (Some(spectrum), None) => {
+            Covariance::from_spectrum(spectrum).map_err(|source| ConfigError::Covariance { field: "spectrum", source })
+        }
+        (None, Some(path)) => Covariance::from_matrix(&read_matrix_csv(path)?)
+            .map_err(|source| ConfigError::Covariance { field: "cov", source }),
+        (None, None) => {
+            Covariance::from_spectrum(default).map_err(|source| ConfigError::Covariance { field: "spectrum", source })
+        }
+    }
+}
+
+/// A number or a list of numbers (`s = 0.1` and `s = [0.1, 0.2]` both read).
+pub(crate) fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<f64>>, D::Error> {
+    struct Numbers;
+    impl<'de> serde::de::Visitor<'de> for Numbers {
+        type Value = Vec<f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a number or a list of numbers")
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(vec![v])
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(vec![v as f64])
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(vec![v as f64])
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut values = Vec::new();
+            while let Some(v) = seq.next_element::<f64>()? {
+                values.push(v);
+            }
+            Ok(values)
+        }
+    }
+    deserializer.deserialize_any(Numbers).map(Some)
 }

@@ -5,6 +5,7 @@
 
 pub mod dae;
 mod error;
+pub mod flow;
 pub mod input;
 
 pub use error::ConfigError;

@@ -1,7 +1,7 @@
 //! The `dae` figures, built from the outcomes as [`Chart`]s; each says in its caption what it measured.
 
-use super::plot::{Chart, Scale, Series};
 use crate::experiment::dae::{DaeConfig, SeriesOutcome, CONFIDENCE_LEVEL};
+use crate::report::plot::{Chart, Scale, Series};
 use crate::sim::dae::McGeneration;
 use crate::sim::stats::Interval;
 use crate::theory::dae::GenerationSummary;

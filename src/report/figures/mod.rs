@@ -1,0 +1,5 @@
+//! Figure builders: outcomes in, [`Chart`](super::plot::Chart)s out, each saying in its caption what it
+//! measured. One module per experiment.
+
+pub mod dae;
+pub mod flow;
