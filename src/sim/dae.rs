@@ -291,7 +291,9 @@ impl<'a> Replicate<'a> {
                         RealPool::Fresh => self.draw_real(real_rows, &mut mixed),
                         RealPool::Fixed => mixed.extend_from_slice(&real0[..real_rows * d]),
                     }
-                    mixed.extend_from_slice(&previous[..(n - real_rows) * d]);
+                    // The last n − r rows: at k = 1, where generation 0 is also the fixed pool, this keeps
+                    // the two parts disjoint.
+                    mixed.extend_from_slice(&previous[real_rows * d..]);
                     &mixed
                 }
             };
