@@ -1,4 +1,5 @@
 //! Monte Carlo of the theory's recursions with finite samples.
 
 pub mod dae;
+pub mod gaussian;
 pub mod stats;

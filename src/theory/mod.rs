@@ -6,6 +6,7 @@
 pub mod covariance;
 pub mod dae;
 pub mod flow;
+pub mod gaussian;
 pub mod strategy;
 
 pub use covariance::{Covariance, CovarianceError};
