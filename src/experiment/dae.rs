@@ -4,7 +4,7 @@
 use super::{input, ConfigError};
 use crate::sim::dae::{self as mc, DaeSetup, McGeneration, MonteCarlo, SimError};
 use crate::theory::dae::{self as closed, GenerationSummary, MixFixedPoint};
-use crate::theory::{Covariance, RealPool, Rule, Strategy};
+use crate::theory::{Covariance, Rule, Strategy};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -81,47 +81,12 @@ impl DaeParams {
             }
         }
 
-        let alphas = self.alpha.clone();
-        if let Some(alphas) = &alphas {
-            non_empty("alpha", alphas)?;
-            for &a in alphas {
-                if !(0.0..=1.0).contains(&a) {
-                    return Err(ConfigError::invalid("alpha", a, "values in [0, 1]"));
-                }
-            }
-        }
-        // --alpha without --strategy means mix.
-        let strategy = match (self.strategy.as_deref(), &alphas) {
-            (None, Some(_)) => "mix",
-            (None, None) => "replace",
-            (Some(name), _) => name,
-        };
-        let pool = if self.fresh_real.unwrap_or(false) { RealPool::Fresh } else { RealPool::Fixed };
-        let strategies = match strategy {
-            "replace" | "accumulate" => {
-                if let Some(alphas) = &alphas {
-                    return Err(ConfigError::invalid(
-                        "alpha",
-                        list(alphas),
-                        format!("only with --strategy mix (the strategy is {strategy})"),
-                    ));
-                }
-                if self.fresh_real == Some(true) {
-                    return Err(ConfigError::invalid(
-                        "fresh-real",
-                        true,
-                        format!("only with --strategy mix (the strategy is {strategy})"),
-                    ));
-                }
-                vec![if strategy == "replace" { Strategy::Replace } else { Strategy::Accumulate }]
-            }
-            "mix" => alphas
-                .unwrap_or_else(|| vec![DEFAULT_ALPHA])
-                .into_iter()
-                .map(|alpha| Strategy::Mix { alpha, pool })
-                .collect(),
-            other => return Err(ConfigError::invalid("strategy", other, "replace, mix or accumulate")),
-        };
+        let strategies = input::strategies(
+            self.strategy.as_deref(),
+            self.alpha.as_deref(),
+            self.fresh_real.unwrap_or(false),
+            DEFAULT_ALPHA,
+        )?;
 
         let rule = match self.rule.as_deref().unwrap_or("noisy") {
             "noisy" => Rule::Noisy,
@@ -201,10 +166,6 @@ fn non_empty(field: &'static str, values: &[f64]) -> Result<(), ConfigError> {
         return Err(ConfigError::invalid(field, "an empty list", "at least one value"));
     }
     Ok(())
-}
-
-fn list(values: &[f64]) -> String {
-    values.iter().map(f64::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// One curve of a sweep.

@@ -1,7 +1,7 @@
 //! Reading user files: a covariance matrix as CSV, a run configuration as TOML.
 
 use super::ConfigError;
-use crate::theory::Covariance;
+use crate::theory::{Covariance, RealPool, Strategy};
 use nalgebra::DMatrix;
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -96,4 +96,39 @@ pub(crate) fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> 
         }
     }
     deserializer.deserialize_any(Numbers).map(Some)
+}
+
+/// The strategies of a sweep from `--strategy`, `--alpha` (a list sweeps) and `--fresh-real`. `--alpha`
+/// without `--strategy` means mix; mix without `--alpha` uses `default_alpha`.
+pub fn strategies(
+    strategy: Option<&str>,
+    alphas: Option<&[f64]>,
+    fresh_real: bool,
+    default_alpha: f64,
+) -> Result<Vec<Strategy>, ConfigError> {
+    if let Some(alphas) = alphas {
+        if alphas.is_empty() {
+            return Err(ConfigError::invalid("alpha", "an empty list", "at least one value"));
+        }
+        if let Some(&bad) = alphas.iter().find(|a| !(0.0..=1.0).contains(*a)) {
+            return Err(ConfigError::invalid("alpha", bad, "values in [0, 1]"));
+        }
+    }
+    let name = strategy.unwrap_or(if alphas.is_some() { "mix" } else { "replace" });
+    let pool = if fresh_real { RealPool::Fresh } else { RealPool::Fixed };
+    let only_with_mix = format!("only with --strategy mix (the strategy is {name})");
+    match name {
+        "replace" | "accumulate" => {
+            if let Some(alphas) = alphas {
+                let list: Vec<String> = alphas.iter().map(f64::to_string).collect();
+                return Err(ConfigError::invalid("alpha", list.join(","), only_with_mix));
+            }
+            if fresh_real {
+                return Err(ConfigError::invalid("fresh-real", true, only_with_mix));
+            }
+            Ok(vec![if name == "replace" { Strategy::Replace } else { Strategy::Accumulate }])
+        }
+        "mix" => Ok(alphas.unwrap_or(&[default_alpha]).iter().map(|&alpha| Strategy::Mix { alpha, pool }).collect()),
+        other => Err(ConfigError::invalid("strategy", other, "replace, mix or accumulate")),
+    }
 }

@@ -6,6 +6,7 @@
 pub mod dae;
 mod error;
 pub mod flow;
+pub mod gaussian;
 pub mod input;
 
 pub use error::ConfigError;

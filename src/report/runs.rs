@@ -6,6 +6,7 @@ use super::records::{dae_records, to_csv, DaeRecord};
 use super::rundir::RunDir;
 use crate::experiment::dae::{DaeConfig, DaeParams, SeriesOutcome, CONFIDENCE_LEVEL};
 use crate::experiment::flow::{FlowConfig, FlowParams, FlowRecord};
+use crate::experiment::gaussian::{GaussianConfig, GaussianOutcome, GaussianParams, GaussianRecord};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -116,6 +117,34 @@ pub fn write_flow_run(
             "eigenvalues": config.covariance.eigenvalues(),
             "mean": config.mean.as_slice(),
             "euler_steps": config.euler_steps,
+        },
+    });
+    write_outputs(run, records, &charts, manifest)
+}
+
+/// A `gaussian` run: one record per series and generation, two figures, and the manifest.
+pub fn write_gaussian_run(
+    run: &RunDir,
+    params: &GaussianParams,
+    config: &GaussianConfig,
+    outcomes: &[GaussianOutcome],
+    records: &[GaussianRecord],
+) -> Result<(), ReportError> {
+    let charts = [
+        ("variance", figures::gaussian::variance(config, outcomes, records)),
+        ("mean_error", figures::gaussian::mean_error(config, outcomes, records)),
+    ];
+    let manifest = json!({
+        "command": "gaussian",
+        "params": params,
+        "resolved": {
+            "samples": config.samples,
+            "dim": config.dim(),
+            "estimator": config.estimator.name(),
+            "generations": config.generations,
+            "paths": config.monte_carlo.map(|m| m.paths),
+            "seed": config.monte_carlo.map(|m| m.seed),
+            "series": outcomes.iter().map(|o| o.label.clone()).collect::<Vec<_>>(),
         },
     });
     write_outputs(run, records, &charts, manifest)

@@ -3,3 +3,4 @@
 
 pub mod dae;
 pub mod flow;
+pub mod gaussian;

@@ -1,0 +1,262 @@
+//! The `gaussian` experiment: the classic self-consuming loop (fit a Gaussian, sample from the fit, repeat)
+//! in 1-D or d dimensions, closed form always and Monte Carlo over many paths when `--paths` is given.
+//!
+//! Every number is relative to the real distribution (σ̂²/σ², tr Σ̂/tr Σ, error/σ²), which the loop leaves
+//! invariant, so the real data is N(0, I_d) without loss of generality.
+
+use super::{input, ConfigError};
+use crate::sim::gaussian::{self as mc, GaussianGeneration, GaussianSetup, McConfig, SimError};
+use crate::theory::gaussian::{self as closed, Estimator, ExpectedMoments};
+use crate::theory::{Covariance, RealPool, Strategy};
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_SAMPLES: usize = 20;
+pub const DEFAULT_GENERATIONS: usize = 100;
+pub const DEFAULT_ALPHA: f64 = 0.5;
+pub const MAX_DIM: usize = 256;
+pub const MAX_SAMPLES: usize = 1_000_000;
+pub const MAX_GENERATIONS: usize = 100_000;
+pub const MAX_PATHS: usize = 10_000_000;
+/// Memory the Monte Carlo may hold for its paths' states.
+pub const MAX_STATE_BYTES: usize = 4 << 30;
+
+/// Raw parameters (flags or TOML, same names).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GaussianParams {
+    pub samples: Option<usize>,
+    pub dim: Option<usize>,
+    pub estimator: Option<String>,
+    pub strategy: Option<String>,
+    #[serde(default, deserialize_with = "input::one_or_many")]
+    pub alpha: Option<Vec<f64>>,
+    pub fresh_real: Option<bool>,
+    pub generations: Option<usize>,
+    pub paths: Option<usize>,
+    pub seed: Option<u64>,
+}
+
+impl GaussianParams {
+    /// `self`, with every field that `over` sets replaced (command line over config file).
+    pub fn overridden_by(self, over: GaussianParams) -> GaussianParams {
+        GaussianParams {
+            samples: over.samples.or(self.samples),
+            dim: over.dim.or(self.dim),
+            estimator: over.estimator.or(self.estimator),
+            strategy: over.strategy.or(self.strategy),
+            alpha: over.alpha.or(self.alpha),
+            fresh_real: over.fresh_real.or(self.fresh_real),
+            generations: over.generations.or(self.generations),
+            paths: over.paths.or(self.paths),
+            seed: over.seed.or(self.seed),
+        }
+    }
+
+    pub fn validate(&self) -> Result<GaussianConfig, ConfigError> {
+        let dim = self.dim.unwrap_or(1);
+        if !(1..=MAX_DIM).contains(&dim) {
+            return Err(ConfigError::invalid("dim", dim, format!("1 to {MAX_DIM}")));
+        }
+        let samples = self.samples.unwrap_or(DEFAULT_SAMPLES);
+        let min = (dim + 1).max(2);
+        if !(min..=MAX_SAMPLES).contains(&samples) {
+            return Err(ConfigError::invalid(
+                "samples",
+                samples,
+                format!("{min} to {MAX_SAMPLES} (a covariance fit in d = {dim} needs n ≥ max(2, d + 1))"),
+            ));
+        }
+        let estimator = match self.estimator.as_deref().unwrap_or("mle") {
+            "mle" => Estimator::Mle,
+            "unbiased" => Estimator::Unbiased,
+            other => return Err(ConfigError::invalid("estimator", other, "mle or unbiased")),
+        };
+        let strategies = input::strategies(
+            self.strategy.as_deref(),
+            self.alpha.as_deref(),
+            self.fresh_real.unwrap_or(false),
+            DEFAULT_ALPHA,
+        )?;
+        let generations = self.generations.unwrap_or(DEFAULT_GENERATIONS);
+        if !(1..=MAX_GENERATIONS).contains(&generations) {
+            return Err(ConfigError::invalid("generations", generations, format!("1 to {MAX_GENERATIONS}")));
+        }
+        let covariance = Covariance::from_spectrum(&vec![1.0; dim]).expect("the identity is a covariance");
+        let monte_carlo = match self.paths {
+            None => None,
+            Some(paths) => {
+                if !(2..=MAX_PATHS).contains(&paths) {
+                    return Err(ConfigError::invalid("paths", paths, format!("2 to {MAX_PATHS}")));
+                }
+                let setup = GaussianSetup {
+                    covariance: covariance.clone(),
+                    n: samples,
+                    estimator,
+                    strategy: strategies[0],
+                    generations,
+                };
+                let per_path = mc::bytes_per_path(&setup);
+                let max_paths = MAX_STATE_BYTES / per_path.max(1);
+                if paths > max_paths {
+                    return Err(ConfigError::invalid(
+                        "paths",
+                        paths,
+                        format!(
+                            "2 to {max_paths} for d = {dim}, n = {samples} ({per_path} bytes per path, 4 GiB in all)"
+                        ),
+                    ));
+                }
+                Some(McConfig::new(paths, self.seed.unwrap_or(0)))
+            }
+        };
+        Ok(GaussianConfig { covariance, samples, estimator, strategies, generations, monte_carlo })
+    }
+}
+
+/// A validated `gaussian` run: one series per strategy (a list of α sweeps).
+#[derive(Clone, Debug)]
+pub struct GaussianConfig {
+    pub covariance: Covariance,
+    pub samples: usize,
+    pub estimator: Estimator,
+    pub strategies: Vec<Strategy>,
+    pub generations: usize,
+    pub monte_carlo: Option<McConfig>,
+}
+
+impl GaussianConfig {
+    pub fn dim(&self) -> usize {
+        self.covariance.dim()
+    }
+}
+
+/// What one series produced.
+#[derive(Clone, Debug)]
+pub struct GaussianOutcome {
+    pub strategy: Strategy,
+    pub label: String,
+    /// Exact expected moments, generations 0…G.
+    pub expected: Vec<ExpectedMoments>,
+    /// Monte Carlo summaries, generations 0…G, when it ran.
+    pub monte_carlo: Option<Vec<GaussianGeneration>>,
+}
+
+/// One series at one generation. Field names are the `--format jsonl` contract.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct GaussianRecord {
+    pub series: String,
+    pub generation: usize,
+    pub n: usize,
+    pub dim: usize,
+    pub estimator: &'static str,
+    pub strategy: &'static str,
+    pub alpha: Option<f64>,
+    pub fresh_real: Option<bool>,
+    /// `E[σ̂²_k]/σ²` (d > 1: `E[tr Σ̂_k]/tr Σ`), exact.
+    pub expected_variance: f64,
+    /// `E[(μ̂_k − μ)²]/σ²` (d > 1: `E‖μ̂_k − m‖²/tr Σ`), exact.
+    pub expected_mean_error: f64,
+    /// Replace in 1-D: the mean of each generation's step of ln σ̂², `ψ((n−1)/2) + ln(2/D)` (exact); null
+    /// otherwise.
+    pub log_drift: Option<f64>,
+    /// Replace in 1-D: `E[ln(σ̂²_k/σ²)] = k · log_drift` (exact); null otherwise.
+    pub expected_log_variance: Option<f64>,
+    /// Replace in 1-D: the median of σ̂²_k/σ², `exp(k·drift + δ)` (approximate, see proofs/gaussian-log-drift.md).
+    pub approx_median_variance: Option<f64>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub mc: Option<GaussianMcColumns>,
+}
+
+/// Monte Carlo columns: across paths, of σ̂²_k/σ² (or the trace ratio).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct GaussianMcColumns {
+    pub mc_mean: f64,
+    pub mc_mean_lo: f64,
+    pub mc_mean_hi: f64,
+    pub mc_median: f64,
+    pub mc_q05: f64,
+    pub mc_q95: f64,
+    pub mc_log_mean: f64,
+    pub mc_mean_error: f64,
+}
+
+fn label(strategy: Strategy) -> String {
+    match strategy {
+        Strategy::Mix { alpha, pool } => {
+            let pool = if pool == RealPool::Fresh { "fresh" } else { "fixed pool" };
+            format!("mix α={alpha} ({pool})")
+        }
+        other => other.name().to_string(),
+    }
+}
+
+/// Run every series: closed form, then the Monte Carlo if configured (series index separates the streams).
+pub fn run(config: &GaussianConfig) -> Result<Vec<GaussianOutcome>, SimError> {
+    config
+        .strategies
+        .iter()
+        .enumerate()
+        .map(|(index, &strategy)| {
+            let expected = closed::expected_moments(config.samples, config.estimator, strategy, config.generations);
+            let monte_carlo = config
+                .monte_carlo
+                .map(|m| {
+                    let setup = GaussianSetup {
+                        covariance: config.covariance.clone(),
+                        n: config.samples,
+                        estimator: config.estimator,
+                        strategy,
+                        generations: config.generations,
+                    };
+                    mc::run(&setup, &McConfig { series: index as u64, ..m })
+                })
+                .transpose()?;
+            Ok(GaussianOutcome { strategy, label: label(strategy), expected, monte_carlo })
+        })
+        .collect()
+}
+
+/// Flatten the outcomes into records, series by series, generation 0 first.
+pub fn records(config: &GaussianConfig, outcomes: &[GaussianOutcome]) -> Vec<GaussianRecord> {
+    let (n, estimator) = (config.samples, config.estimator);
+    let mut out = Vec::new();
+    for o in outcomes {
+        let replace_1d = config.dim() == 1 && o.strategy == Strategy::Replace;
+        for e in &o.expected {
+            let k = e.generation;
+            let mc = o.monte_carlo.as_ref().map(|m| {
+                let g = &m[k];
+                GaussianMcColumns {
+                    mc_mean: g.variance_ratio.mean.mean,
+                    mc_mean_lo: g.variance_ratio.mean.lo,
+                    mc_mean_hi: g.variance_ratio.mean.hi,
+                    mc_median: g.variance_ratio.median,
+                    mc_q05: g.variance_ratio.q05,
+                    mc_q95: g.variance_ratio.q95,
+                    mc_log_mean: g.log_variance_ratio.mean.mean,
+                    mc_mean_error: g.mean_error.mean.mean,
+                }
+            });
+            out.push(GaussianRecord {
+                series: o.label.clone(),
+                generation: k,
+                n,
+                dim: config.dim(),
+                estimator: estimator.name(),
+                strategy: o.strategy.name(),
+                alpha: o.strategy.alpha(),
+                fresh_real: match o.strategy {
+                    Strategy::Mix { pool, .. } => Some(pool == RealPool::Fresh),
+                    _ => None,
+                },
+                expected_variance: e.variance_ratio,
+                expected_mean_error: e.mean_error,
+                log_drift: replace_1d.then(|| closed::log_drift(n, estimator)),
+                expected_log_variance: replace_1d.then(|| closed::replace_expected_log_variance(1.0, n, estimator, k)),
+                approx_median_variance: replace_1d.then(|| closed::replace_median_variance(1.0, n, estimator, k)),
+                mc,
+            });
+        }
+    }
+    out
+}
