@@ -5,59 +5,49 @@
 
 use gemm::{gemm, Parallelism};
 
-/// A row-major matrix view: `rows × cols`, consecutive rows `stride` elements apart. A view of some columns
-/// of a wider matrix (see [`RowMajor::columns`]) lets one product read `[X Y]` side by side.
-#[derive(Clone, Copy, Debug)]
-pub struct RowMajor<'a> {
-    data: &'a [f64],
+/// `out = Aᵀ B` where `A` is `rows × a_cols` and `B` is `rows × b_cols`, all row-major;
+/// `out` is `a_cols × b_cols`.
+pub fn matmul_tn(a: &[f64], b: &[f64], rows: usize, a_cols: usize, b_cols: usize, out: &mut [f64]) {
+    assert_eq!(a.len(), rows * a_cols, "A must be rows × a_cols");
+    assert_eq!(b.len(), rows * b_cols, "B must be rows × b_cols");
+    matmul_tn_strided(a, a_cols, b, b_cols, rows, a_cols, b_cols, out);
+}
+
+/// `out = Aᵀ B` for row-major `A` (`rows × a_cols`, rows `a_stride` apart) and `B` (`rows × b_cols`, rows
+/// `b_stride` apart): lets one product read column blocks of a wider matrix, e.g. `[X Y]ᵀ Y` in one call.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_tn_strided(
+    a: &[f64],
+    a_stride: usize,
+    b: &[f64],
+    b_stride: usize,
     rows: usize,
-    cols: usize,
-    stride: usize,
-}
-
-impl<'a> RowMajor<'a> {
-    /// A contiguous `rows × cols` matrix.
-    pub fn new(data: &'a [f64], rows: usize, cols: usize) -> Self {
-        assert_eq!(data.len(), rows * cols, "a {rows} × {cols} matrix needs {} values", rows * cols);
-        Self { data, rows, cols, stride: cols }
-    }
-
-    /// Columns `start..start + count` of this matrix.
-    pub fn columns(self, start: usize, count: usize) -> Self {
-        assert!(start + count <= self.cols, "columns {start}..{} of {}", start + count, self.cols);
-        Self { data: &self.data[start..], cols: count, ..self }
-    }
-
-    fn check(&self) {
-        assert!(self.rows == 0 || self.data.len() >= (self.rows - 1) * self.stride + self.cols);
-    }
-}
-
-/// `out = Aᵀ B`, or `out += Aᵀ B` when `accumulate`; `A` is `rows × p`, `B` is `rows × q`, `out` is `p × q`
-/// row-major.
-pub fn matmul_tn(a: RowMajor, b: RowMajor, out: &mut [f64], accumulate: bool) {
-    assert_eq!(a.rows, b.rows, "Aᵀ B needs A and B with the same rows");
-    assert_eq!(out.len(), a.cols * b.cols, "out must be {} × {}", a.cols, b.cols);
-    a.check();
-    b.check();
-    // Aᵀ[i, l] = A[l, i]: row stride 1, column stride a.stride.
-    // SAFETY: `check` and the asserts above bound every index the strides can reach.
+    a_cols: usize,
+    b_cols: usize,
+    out: &mut [f64],
+) {
+    assert!(rows > 0 && a_cols <= a_stride && b_cols <= b_stride, "columns must fit in the row stride");
+    assert!(a.len() >= (rows - 1) * a_stride + a_cols, "A is too short for rows × a_stride");
+    assert!(b.len() >= (rows - 1) * b_stride + b_cols, "B is too short for rows × b_stride");
+    assert_eq!(out.len(), a_cols * b_cols, "out must be a_cols × b_cols");
+    // Aᵀ[i, j] = A[j, i]: row stride 1, column stride a_stride.
+    // SAFETY: the asserts above bound every index the strides can reach.
     unsafe {
         gemm(
-            a.cols,
-            b.cols,
-            a.rows,
+            a_cols,
+            b_cols,
+            rows,
             out.as_mut_ptr(),
             1,
-            b.cols as isize,
-            accumulate,
-            a.data.as_ptr(),
-            a.stride as isize,
+            b_cols as isize,
+            false,
+            a.as_ptr(),
+            a_stride as isize,
             1,
-            b.data.as_ptr(),
+            b.as_ptr(),
             1,
-            b.stride as isize,
-            1.0,
+            b_stride as isize,
+            0.0,
             1.0,
             false,
             false,
@@ -67,28 +57,27 @@ pub fn matmul_tn(a: RowMajor, b: RowMajor, out: &mut [f64], accumulate: bool) {
     }
 }
 
-/// `out = A Bᵀ` where `A` is `rows × k` and `B` is `cols × k`; `out` is `rows × cols`, contiguous.
-pub fn matmul_nt(a: RowMajor, b: RowMajor, out: &mut [f64]) {
-    assert_eq!(a.cols, b.cols, "A Bᵀ needs A and B with the same columns");
-    assert_eq!(out.len(), a.rows * b.rows, "out must be {} × {}", a.rows, b.rows);
-    a.check();
-    b.check();
-    // Bᵀ[l, j] = B[j, l]: row stride 1, column stride b.stride.
-    // SAFETY: `check` and the asserts above bound every index the strides can reach.
+/// `out = A Bᵀ` where `A` is `rows × k` and `B` is `cols × k`, all row-major; `out` is `rows × cols`.
+pub fn matmul_nt(a: &[f64], b: &[f64], rows: usize, k: usize, cols: usize, out: &mut [f64]) {
+    assert_eq!(a.len(), rows * k, "A must be rows × k");
+    assert_eq!(b.len(), cols * k, "B must be cols × k");
+    assert_eq!(out.len(), rows * cols, "out must be rows × cols");
+    // Bᵀ[i, j] = B[j, i]: row stride 1, column stride k.
+    // SAFETY: the asserts above bound every index the strides can reach.
     unsafe {
         gemm(
-            a.rows,
-            b.rows,
-            a.cols,
+            rows,
+            cols,
+            k,
             out.as_mut_ptr(),
             1,
-            b.rows as isize,
+            cols as isize,
             false,
-            a.data.as_ptr(),
+            a.as_ptr(),
             1,
-            a.stride as isize,
-            b.data.as_ptr(),
-            b.stride as isize,
+            k as isize,
+            b.as_ptr(),
+            k as isize,
             1,
             0.0,
             1.0,
@@ -124,37 +113,31 @@ mod tests {
         (0..len).map(|i| ((i as f64 + salt) * 0.7381).sin()).collect()
     }
 
-    fn assert_close(x: &[f64], y: &[f64]) {
-        for (x, y) in x.iter().zip(y) {
-            assert!((x - y).abs() < 1e-12, "{x} vs {y}");
-        }
-    }
-
     #[test]
     fn transposed_products_match_the_definition() {
         let (rows, p, q) = (37, 5, 7);
         let a = data(rows * p, 0.1);
         let b = data(rows * q, 0.9);
         let mut out = vec![0.0; p * q];
-        matmul_tn(RowMajor::new(&a, rows, p), RowMajor::new(&b, rows, q), &mut out, false);
-        assert_close(&out, &naive(|i, l| a[l * p + i], |l, j| b[l * q + j], p, q, rows));
+        matmul_tn(&a, &b, rows, p, q, &mut out);
+        let expect = naive(|i, l| a[l * p + i], |l, j| b[l * q + j], p, q, rows);
+        for (x, y) in out.iter().zip(&expect) {
+            assert!((x - y).abs() < 1e-12, "{x} vs {y}");
+        }
 
-        // Accumulating adds the product to what is there.
-        let mut twice = out.clone();
-        matmul_tn(RowMajor::new(&a, rows, p), RowMajor::new(&b, rows, q), &mut twice, true);
-        assert_close(&twice, &out.iter().map(|v| 2.0 * v).collect::<Vec<_>>());
-
-        // The same product read out of one wider matrix [B A].
+        // The same product read out of one wider matrix [B A] (row stride p + q).
         let wide: Vec<f64> =
             (0..rows).flat_map(|r| b[r * q..(r + 1) * q].iter().chain(&a[r * p..(r + 1) * p]).copied()).collect();
-        let view = RowMajor::new(&wide, rows, p + q);
         let mut strided = vec![0.0; p * q];
-        matmul_tn(view.columns(q, p), view.columns(0, q), &mut strided, false);
-        assert_close(&strided, &out);
+        matmul_tn_strided(&wide[q..], p + q, &wide, p + q, rows, p, q, &mut strided);
+        assert_eq!(strided, out, "strided and contiguous products agree bit for bit");
 
         let c = data(q * p, 0.3);
         let mut out = vec![0.0; rows * q];
-        matmul_nt(RowMajor::new(&a, rows, p), RowMajor::new(&c, q, p), &mut out);
-        assert_close(&out, &naive(|i, l| a[i * p + l], |l, j| c[j * p + l], rows, q, p));
+        matmul_nt(&a, &c, rows, p, q, &mut out);
+        let expect = naive(|i, l| a[i * p + l], |l, j| c[j * p + l], rows, q, p);
+        for (x, y) in out.iter().zip(&expect) {
+            assert!((x - y).abs() < 1e-12, "{x} vs {y}");
+        }
     }
 }

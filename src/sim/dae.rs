@@ -5,7 +5,7 @@
 //! `(seed, series, replicate)`, so the numbers do not depend on the thread count.
 
 use super::stats::{mean_interval, Interval};
-use crate::linalg::{matmul_nt, matmul_tn, RowMajor};
+use crate::linalg::{matmul_nt, matmul_tn, matmul_tn_strided};
 use crate::theory::{Covariance, RealPool, Rule, Strategy};
 use nalgebra::{DMatrix, DVector};
 use rand::seq::index;
@@ -118,12 +118,8 @@ struct Measured {
     spectrum: Vec<f64>,
 }
 
-/// Rows per block: the generation loop streams through its n × d matrices in blocks small enough to stay
-/// in cache (256 rows of 2d = 64 doubles is 128 KiB), drawing noise as it goes.
-const BLOCK_ROWS: usize = 256;
-
-/// One replicate: its stream, Σ's factor, and scratch buffers reused across generations (row-major sample
-/// matrices; no allocation in the generation loop beyond d × d matrices).
+/// One replicate: its stream, Σ's factor, and scratch buffers reused across generations (row-major n × d
+/// sample matrices; no allocation in the generation loop beyond d × d matrices).
 struct Replicate<'a> {
     setup: &'a DaeSetup<'a>,
     n: usize,
@@ -132,10 +128,10 @@ struct Replicate<'a> {
     rng: Xoshiro256PlusPlus,
     /// L with L Lᵀ = Σ, row-major.
     factor: Vec<f64>,
-    /// Noise of one block (or of a whole real draw).
     noise: Vec<f64>,
-    /// One block of rows being assembled for a product.
-    block: Vec<f64>,
+    x_centred: Vec<f64>,
+    pairs: Vec<f64>,
+    gram: Vec<f64>,
 }
 
 impl<'a> Replicate<'a> {
@@ -143,10 +139,21 @@ impl<'a> Replicate<'a> {
         let l = setup.covariance.sqrt_factor();
         let d = l.nrows();
         let factor = (0..d * d).map(|i| l[(i / d, i % d)]).collect();
-        Self { setup, n, d, index, rng, factor, noise: Vec::new(), block: Vec::new() }
+        Self {
+            setup,
+            n,
+            d,
+            index,
+            rng,
+            factor,
+            noise: Vec::new(),
+            x_centred: Vec::new(),
+            pairs: Vec::new(),
+            gram: vec![0.0; d * d],
+        }
     }
 
-    /// `len` standard normals into `self.noise`.
+    /// Standard normals into `self.noise[..len]`.
     fn draw_noise(&mut self, len: usize) {
         self.noise.resize(len, 0.0);
         for v in &mut self.noise {
@@ -156,70 +163,57 @@ impl<'a> Replicate<'a> {
 
     /// Append `rows` real samples `x = L z` to `out`.
     fn draw_real(&mut self, rows: usize, out: &mut Vec<f64>) {
-        let d = self.d;
-        self.draw_noise(rows * d);
+        self.draw_noise(rows * self.d);
         let start = out.len();
-        out.resize(start + rows * d, 0.0);
-        matmul_nt(RowMajor::new(&self.noise, rows, d), RowMajor::new(&self.factor, d, d), &mut out[start..]);
+        out.resize(start + rows * self.d, 0.0);
+        matmul_nt(&self.noise, &self.factor, rows, self.d, self.d, &mut out[start..]);
     }
 
-    /// Sample covariance (1/(rows − 1)) of a row-major `rows × d` matrix, centred block by block.
+    /// Sample covariance (1/(rows − 1)) of a row-major `rows × d` matrix.
     fn covariance(&mut self, x: &[f64]) -> DMatrix<f64> {
-        let d = self.d;
-        let rows = x.len() / d;
+        let (rows, d) = (x.len() / self.d, self.d);
         let mean = column_means(x, d);
-        let mut gram = vec![0.0; d * d];
-        for (b, chunk) in x.chunks(BLOCK_ROWS * d).enumerate() {
-            self.block.clear();
-            self.block.extend(chunk.chunks_exact(d).flat_map(|row| row.iter().zip(&mean).map(|(v, m)| v - m)));
-            let centred = RowMajor::new(&self.block, chunk.len() / d, d);
-            matmul_tn(centred, centred, &mut gram, b > 0);
+        self.x_centred.resize(x.len(), 0.0);
+        for (centred, row) in self.x_centred.chunks_exact_mut(d).zip(x.chunks_exact(d)) {
+            for ((c, v), m) in centred.iter_mut().zip(row).zip(&mean) {
+                *c = v - m;
+            }
         }
-        DMatrix::from_row_slice(d, d, &gram) / (rows - 1) as f64
+        matmul_tn(&self.x_centred, &self.x_centred, rows, d, d, &mut self.gram);
+        DMatrix::from_row_slice(d, d, &self.gram) / (rows - 1) as f64
     }
 
     /// Least squares of x on [y, 1], y = x + σε, by the centred normal equations: `Syy Wᵀ = Syx`,
     /// `b = x̄ − W ȳ`.
-    ///
-    /// With `xc = x − x̄` and `u = xc + σε` (ε not yet centred; ē is known only at the end):
-    /// `Sxy = Σ xc uᵀ` exactly (Σ xc = 0) and `Syy = Σ u uᵀ − rows·σ² ē ēᵀ`. One product per block gives
-    /// both, from the rows `[xc, u]` side by side.
     fn fit(&mut self, training: &[f64], k: usize) -> Result<(DMatrix<f64>, DVector<f64>), SimError> {
-        let d = self.d;
-        let rows = training.len() / d;
+        let (rows, d) = (training.len() / self.d, self.d);
         let sigma = self.setup.s.sqrt();
+        self.draw_noise(rows * d);
         let x_mean = column_means(training, d);
-        let mut e_sum = vec![0.0; d];
-        let mut grams = vec![0.0; 2 * d * d];
-        for (b, chunk) in training.chunks(BLOCK_ROWS * d).enumerate() {
-            let block_rows = chunk.len() / d;
-            self.draw_noise(block_rows * d);
-            self.block.resize(block_rows * 2 * d, 0.0);
-            for ((pair, x), e) in
-                self.block.chunks_exact_mut(2 * d).zip(chunk.chunks_exact(d)).zip(self.noise.chunks_exact(d))
+        let e_mean = column_means(&self.noise, d);
+        // Centred pairs side by side, row i = [x_i − x̄, y_i − ȳ], so one product gives [Sxy; Syy] = [X Y]ᵀ Y.
+        self.pairs.resize(rows * 2 * d, 0.0);
+        for (pair, (x, e)) in
+            self.pairs.chunks_exact_mut(2 * d).zip(training.chunks_exact(d).zip(self.noise.chunks_exact(d)))
+        {
+            let (xc, yc) = pair.split_at_mut(d);
+            for ((((xc, yc), x), e), (xm, em)) in
+                xc.iter_mut().zip(yc.iter_mut()).zip(x).zip(e).zip(x_mean.iter().zip(&e_mean))
             {
-                let (xc, u) = pair.split_at_mut(d);
-                for ((((xc, u), x), e), (xm, total)) in
-                    xc.iter_mut().zip(u.iter_mut()).zip(x).zip(e).zip(x_mean.iter().zip(e_sum.iter_mut()))
-                {
-                    *xc = x - xm;
-                    *u = *xc + sigma * e;
-                    *total += e;
-                }
+                *xc = x - xm;
+                *yc = *xc + sigma * (e - em);
             }
-            let pairs = RowMajor::new(&self.block, block_rows, 2 * d);
-            matmul_tn(pairs, pairs.columns(d, d), &mut grams, b > 0);
         }
-        let e_mean = DVector::from_iterator(d, e_sum.iter().map(|total| total / rows as f64));
+        let mut grams = vec![0.0; 2 * d * d];
+        matmul_tn_strided(&self.pairs, 2 * d, &self.pairs[d..], 2 * d, rows, 2 * d, d, &mut grams);
         let sxy = DMatrix::from_row_slice(d, d, &grams[..d * d]);
-        let syy = DMatrix::from_row_slice(d, d, &grams[d * d..])
-            - &e_mean * e_mean.transpose() * (rows as f64 * sigma * sigma);
+        let syy = DMatrix::from_row_slice(d, d, &grams[d * d..]);
         let w = syy
             .cholesky()
             .map(|c| c.solve(&sxy.transpose()).transpose())
             .ok_or(SimError::SingularFit { generation: k, replicate: self.index })?;
         let x_mean = DVector::from_vec(x_mean);
-        let y_mean = &x_mean + e_mean * sigma;
+        let y_mean = &x_mean + DVector::from_vec(e_mean) * sigma;
         let b = x_mean - &w * y_mean;
         Ok((w, b))
     }
@@ -227,28 +221,31 @@ impl<'a> Replicate<'a> {
     /// Generation k: f_k applied to n points drawn from the training set without replacement, in random
     /// order, so that any prefix is a uniform subsample (Mix takes one); noisy rule: to `x + σε'`.
     fn generate(&mut self, training: &[f64], w: &DMatrix<f64>, b: &DVector<f64>, out: &mut Vec<f64>) {
-        let (n, d) = (self.n, self.d);
-        let picked = index::sample(&mut self.rng, training.len() / d, n).into_vec();
+        let (rows, n, d) = (training.len() / self.d, self.n, self.d);
+        let picked = index::sample(&mut self.rng, rows, n);
         let noisy = self.setup.rule == Rule::Noisy;
-        let sigma = self.setup.s.sqrt();
+        let sigma = if noisy { self.setup.s.sqrt() } else { 0.0 };
+        if noisy {
+            self.draw_noise(n * d);
+        }
+        self.x_centred.resize(n * d, 0.0);
+        for (row, (input, i)) in self.x_centred.chunks_exact_mut(d).zip(picked.iter()).enumerate() {
+            let x = &training[i * d..(i + 1) * d];
+            if noisy {
+                let e = &self.noise[row * d..(row + 1) * d];
+                for ((v, x), e) in input.iter_mut().zip(x).zip(e) {
+                    *v = x + sigma * e;
+                }
+            } else {
+                input.copy_from_slice(x);
+            }
+        }
         let w_row_major: Vec<f64> = (0..d * d).map(|i| w[(i / d, i % d)]).collect();
         out.resize(n * d, 0.0);
-        for (rows, out_block) in picked.chunks(BLOCK_ROWS).zip(out.chunks_mut(BLOCK_ROWS * d)) {
-            self.block.clear();
-            for &i in rows {
-                self.block.extend_from_slice(&training[i * d..(i + 1) * d]);
-            }
-            if noisy {
-                self.draw_noise(rows.len() * d);
-                for (x, e) in self.block.iter_mut().zip(&self.noise) {
-                    *x += sigma * e;
-                }
-            }
-            matmul_nt(RowMajor::new(&self.block, rows.len(), d), RowMajor::new(&w_row_major, d, d), out_block);
-            for row in out_block.chunks_exact_mut(d) {
-                for (v, bi) in row.iter_mut().zip(b.iter()) {
-                    *v += bi;
-                }
+        matmul_nt(&self.x_centred, &w_row_major, n, d, d, out);
+        for row in out.chunks_exact_mut(d) {
+            for (v, bi) in row.iter_mut().zip(b.iter()) {
+                *v += bi;
             }
         }
     }
