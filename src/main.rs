@@ -8,6 +8,8 @@ use flowcollapse::experiment::{input, ConfigError};
 use flowcollapse::report::records::to_jsonl;
 use flowcollapse::report::rundir::RunDir;
 use flowcollapse::report::runs::{write_dae_run, write_flow_run, write_gaussian_run};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -57,6 +59,60 @@ enum Command {
     Gaussian(GaussianArgs),
 }
 
+/// What every command shares: where settings come from, where results go, what stdout shows.
+#[derive(Args)]
+struct RunArgs {
+    /// Settings from a TOML file, named like the flags with _ for - (e.g. s = [0.1, 0.2]); flags override it
+    #[arg(long, value_name = "FILE.toml")]
+    config: Option<PathBuf>,
+    /// Run directory to create (must not exist, or be empty) [default: a fresh one under runs/]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// What to print on stdout
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+impl RunArgs {
+    /// The config file's parameters (if any) with the command line's over them.
+    fn params<P: DeserializeOwned + Default>(&self, cli: P, over: impl FnOnce(P, P) -> P) -> Result<P, Failure> {
+        let file = match &self.config {
+            Some(path) => input::read_toml::<P>(path)?,
+            None => P::default(),
+        };
+        Ok(over(file, cli))
+    }
+
+    /// Stage the run directory; an unusable `--out` is bad input.
+    fn stage(&self, prefix: &str) -> Result<RunDir, Failure> {
+        match &self.out {
+            Some(dir) => RunDir::create(dir).map_err(|e| Failure {
+                code: 2,
+                message: format!("invalid out = {}: {e} (allowed: a new or empty directory)", dir.display()),
+            }),
+            None => RunDir::create_fresh(Path::new("runs"), prefix).map_err(|e| failure(1, e)),
+        }
+    }
+
+    /// Publish the run, then print the records as JSON lines or the human summary.
+    fn finish<T: Serialize>(
+        &self,
+        run: RunDir,
+        records: &[T],
+        human: impl FnOnce(&Path) -> String,
+    ) -> Result<(), Failure> {
+        let dir = run.finish().map_err(|e| failure(1, e))?;
+        let text = match self.format {
+            Format::Jsonl => {
+                eprintln!("run directory: {}", dir.display());
+                to_jsonl(records)
+            }
+            Format::Human => human(&dir),
+        };
+        print_stdout(&text)
+    }
+}
+
 #[derive(Args)]
 struct GaussianArgs {
     /// Samples n per generation (n ≥ max(2, d + 1)) [default: 20]
@@ -86,15 +142,8 @@ struct GaussianArgs {
     /// Seed of the Monte Carlo (same seed, same numbers, whatever the thread count) [default: 0]
     #[arg(long)]
     seed: Option<u64>,
-    /// Settings from a TOML file with the same names; flags override it
-    #[arg(long, value_name = "FILE.toml")]
-    config: Option<PathBuf>,
-    /// Run directory to create (must not exist, or be empty) [default: a fresh one under runs/]
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// What to print on stdout
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Args)]
@@ -111,15 +160,8 @@ struct FlowArgs {
     /// Solver step counts K to report [default: 1,2,4,8,16,32,64]
     #[arg(long, value_delimiter = ',', value_name = "K[,K…]")]
     euler_steps: Option<Vec<usize>>,
-    /// Settings from a TOML file with the same names (e.g. euler_steps = [1, 2, 4]); flags override it
-    #[arg(long, value_name = "FILE.toml")]
-    config: Option<PathBuf>,
-    /// Run directory to create (must not exist, or be empty) [default: a fresh one under runs/]
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// What to print on stdout
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
@@ -175,15 +217,8 @@ struct DaeArgs {
     /// Generation whose spectrum is plotted against the real one [default: the last]
     #[arg(long, value_name = "K")]
     spectrum_generation: Option<usize>,
-    /// Settings from a TOML file with the same names (e.g. s = [0.1, 0.2]); flags override it
-    #[arg(long, value_name = "FILE.toml")]
-    config: Option<PathBuf>,
-    /// Run directory to create (must not exist, or be empty) [default: a fresh one under runs/]
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// What to print on stdout
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 impl DaeArgs {
@@ -240,24 +275,12 @@ fn main() -> ExitCode {
 }
 
 fn run_dae(args: &DaeArgs) -> Result<(), Failure> {
-    let file = match &args.config {
-        Some(path) => input::read_toml::<DaeParams>(path)?,
-        None => DaeParams::default(),
-    };
-    let params = file.overridden_by(args.params());
+    let params = args.run.params(args.params(), DaeParams::overridden_by)?;
     let config = params.validate()?;
-    let run = stage(args.out.as_deref(), "dae")?;
+    let run = args.run.stage("dae")?;
     let outcomes = dae::run(&config).map_err(|e| failure(1, e))?;
     let records = write_dae_run(&run, &params, &config, &outcomes).map_err(|e| failure(1, e))?;
-    let dir = run.finish().map_err(|e| failure(1, e))?;
-    let text = match args.format {
-        Format::Jsonl => {
-            eprintln!("run directory: {}", dir.display());
-            to_jsonl(&records)
-        }
-        Format::Human => human_summary(&outcomes, config.threshold, &dir),
-    };
-    print_stdout(&text)
+    args.run.finish(run, &records, |dir| human_summary(&outcomes, config.threshold, dir))
 }
 
 /// Print to stdout; a closed pipe (`| head`) ends the output quietly instead of panicking.
@@ -295,54 +318,33 @@ fn human_summary(outcomes: &[dae::SeriesOutcome], threshold: f64, dir: &Path) ->
 }
 
 fn run_flow(args: &FlowArgs) -> Result<(), Failure> {
-    let file = match &args.config {
-        Some(path) => input::read_toml::<FlowParams>(path)?,
-        None => FlowParams::default(),
-    };
     let cli = FlowParams {
         spectrum: args.spectrum.clone(),
         cov: args.cov.clone(),
         mean: args.mean.clone(),
         euler_steps: args.euler_steps.clone(),
     };
-    let params = file.overridden_by(cli);
+    let params = args.run.params(cli, FlowParams::overridden_by)?;
     let config = params.validate()?;
-    let run = stage(args.out.as_deref(), "flow")?;
+    let run = args.run.stage("flow")?;
     let records = flow::run(&config);
     write_flow_run(&run, &params, &config, &records).map_err(|e| failure(1, e))?;
-    let dir = run.finish().map_err(|e| failure(1, e))?;
-    let text = match args.format {
-        Format::Jsonl => {
-            eprintln!("run directory: {}", dir.display());
-            to_jsonl(&records)
+    args.run.finish(run, &records, |dir| {
+        use std::fmt::Write;
+        let mut out = String::from("    K   NFE  generated/target  inverted trace  straightness (exact flow)\n");
+        for r in &records {
+            let _ = writeln!(
+                out,
+                "{:>5} {:>5}  {:>16.6}  {:>14.6}  {:.6} ({:.6})",
+                r.euler_steps, r.nfe, r.generated_trace_ratio, r.inverted_trace, r.straightness, r.exact_straightness
+            );
         }
-        Format::Human => {
-            use std::fmt::Write;
-            let mut out = String::from("    K   NFE  generated/target  inverted trace  straightness (exact flow)\n");
-            for r in &records {
-                let _ = writeln!(
-                    out,
-                    "{:>5} {:>5}  {:>16.6}  {:>14.6}  {:.6} ({:.6})",
-                    r.euler_steps,
-                    r.nfe,
-                    r.generated_trace_ratio,
-                    r.inverted_trace,
-                    r.straightness,
-                    r.exact_straightness
-                );
-            }
-            let _ = writeln!(out, "run directory: {}", dir.display());
-            out
-        }
-    };
-    print_stdout(&text)
+        let _ = writeln!(out, "run directory: {}", dir.display());
+        out
+    })
 }
 
 fn run_gaussian(args: &GaussianArgs) -> Result<(), Failure> {
-    let file = match &args.config {
-        Some(path) => input::read_toml::<GaussianParams>(path)?,
-        None => GaussianParams::default(),
-    };
     let cli = GaussianParams {
         samples: args.samples,
         dim: args.dim,
@@ -354,47 +356,28 @@ fn run_gaussian(args: &GaussianArgs) -> Result<(), Failure> {
         paths: args.paths,
         seed: args.seed,
     };
-    let params = file.overridden_by(cli);
+    let params = args.run.params(cli, GaussianParams::overridden_by)?;
     let config = params.validate()?;
-    let run = stage(args.out.as_deref(), "gaussian")?;
+    let run = args.run.stage("gaussian")?;
     let outcomes = gaussian::run(&config).map_err(|e| failure(1, e))?;
     let records = gaussian::records(&config, &outcomes);
     write_gaussian_run(&run, &params, &config, &outcomes, &records).map_err(|e| failure(1, e))?;
-    let dir = run.finish().map_err(|e| failure(1, e))?;
-    let text = match args.format {
-        Format::Jsonl => {
-            eprintln!("run directory: {}", dir.display());
-            to_jsonl(&records)
-        }
-        Format::Human => {
-            use std::fmt::Write;
-            let mut out = String::new();
-            for o in &outcomes {
-                let last = records.iter().rfind(|r| r.series == o.label).expect("generation 0 at least");
-                let _ = write!(
-                    out,
-                    "{:<24} generation {}: E[variance ratio] {:.4e}, E[mean error] {:.4e}",
-                    o.label, last.generation, last.expected_variance, last.expected_mean_error
-                );
-                if let Some(m) = &last.mc {
-                    let _ = write!(out, "; Monte Carlo mean {:.4e}, median {:.4e}", m.mc_mean, m.mc_median);
-                }
-                out.push('\n');
+    args.run.finish(run, &records, |dir| {
+        use std::fmt::Write;
+        let mut out = String::new();
+        for o in &outcomes {
+            let last = records.iter().rfind(|r| r.series == o.label).expect("generation 0 at least");
+            let _ = write!(
+                out,
+                "{:<24} generation {}: E[variance ratio] {:.4e}, E[mean error] {:.4e}",
+                o.label, last.generation, last.expected_variance, last.expected_mean_error
+            );
+            if let Some(m) = &last.mc {
+                let _ = write!(out, "; Monte Carlo mean {:.4e}, median {:.4e}", m.mc_mean, m.mc_median);
             }
-            let _ = writeln!(out, "run directory: {}", dir.display());
-            out
+            out.push('\n');
         }
-    };
-    print_stdout(&text)
-}
-
-/// Stage the run directory; an unusable `--out` is bad input.
-fn stage(out: Option<&Path>, prefix: &str) -> Result<RunDir, Failure> {
-    match out {
-        Some(dir) => RunDir::create(dir).map_err(|e| Failure {
-            code: 2,
-            message: format!("invalid out = {}: {e} (allowed: a new or empty directory)", dir.display()),
-        }),
-        None => RunDir::create_fresh(Path::new("runs"), prefix).map_err(|e| failure(1, e)),
-    }
+        let _ = writeln!(out, "run directory: {}", dir.display());
+        out
+    })
 }

@@ -1,15 +1,13 @@
 //! `flowcollapse dae` end to end: files, the jsonl contract, equality with the library, bad input.
 
+mod common;
+
+use common::flowcollapse;
+
 use flowcollapse::sim::dae::{run, DaeSetup, MonteCarlo};
 use flowcollapse::theory::dae::summaries;
 use flowcollapse::theory::{Covariance, RealPool, Rule, Strategy};
 use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn flowcollapse(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flowcollapse")).args(args).current_dir(cwd).output().unwrap()
-}
 
 const SPECTRUM: [f64; 3] = [3.0, 1.0, 0.2];
 

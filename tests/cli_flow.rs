@@ -1,19 +1,11 @@
 //! `flowcollapse flow` end to end: THEORY.md §4's worked numbers, equality with the library, bad input.
 
+mod common;
+
+use common::{flowcollapse, jsonl};
+
 use flowcollapse::theory::flow::{self, Solver};
 use flowcollapse::theory::Covariance;
-use serde_json::Value;
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn flowcollapse(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flowcollapse")).args(args).current_dir(cwd).output().unwrap()
-}
-
-fn jsonl(output: Output) -> Vec<Value> {
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
 
 #[test]
 fn worked_numbers_of_the_euler_blur_and_straightness() {

@@ -1,20 +1,12 @@
 //! `flowcollapse gaussian` end to end: THEORY.md §3's closed forms, equality with the library, bad input.
 
+mod common;
+
+use common::{flowcollapse, jsonl};
+
 use flowcollapse::sim::gaussian::{self, GaussianSetup, McConfig};
 use flowcollapse::theory::{Covariance, Strategy};
-use serde_json::Value;
 use statrs::function::gamma::digamma;
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn flowcollapse(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flowcollapse")).args(args).current_dir(cwd).output().unwrap()
-}
-
-fn jsonl(output: Output) -> Vec<Value> {
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-}
 
 #[test]
 fn replace_records_match_theory_and_the_library() {
