@@ -169,7 +169,7 @@ enum Format {
     /// A short summary per series.
     #[default]
     Human,
-    /// One JSON object per series and generation on stdout (the run directory goes to stderr).
+    /// One JSON object per record on stdout (the run directory goes to stderr).
     Jsonl,
 }
 
