@@ -59,6 +59,21 @@ enum Command {
     Gaussian(GaussianArgs),
 }
 
+/// The training-data strategy of a self-consuming loop, and its real fraction.
+#[derive(Args)]
+struct StrategyArgs {
+    /// How each model's training data is built from earlier generations [default: replace, or mix when
+    /// --alpha is given]
+    #[arg(long, value_parser = ["replace", "mix", "accumulate"])]
+    strategy: Option<String>,
+    /// Real-data fraction α ∈ [0, 1] for mix (α = 0 is Replace); a comma list makes a sweep [default: 0.5]
+    #[arg(long, value_delimiter = ',', value_name = "α[,α…]", allow_negative_numbers = true)]
+    alpha: Option<Vec<f64>>,
+    /// Mix with fresh real samples every generation (default: one fixed real pool)
+    #[arg(long)]
+    fresh_real: bool,
+}
+
 /// What every command shares: where settings come from, where results go, what stdout shows.
 #[derive(Args)]
 struct RunArgs {
@@ -124,15 +139,8 @@ struct GaussianArgs {
     /// Covariance estimator: mle (1/n) or unbiased (1/(n−1)) [default: mle]
     #[arg(long, value_parser = ["mle", "unbiased"])]
     estimator: Option<String>,
-    /// How each fit's training samples are built [default: replace, or mix when --alpha is given]
-    #[arg(long, value_parser = ["replace", "mix", "accumulate"])]
-    strategy: Option<String>,
-    /// Real-data fraction α ∈ [0, 1] for mix; a comma list makes a sweep [default: 0.5]
-    #[arg(long, value_delimiter = ',', value_name = "α[,α…]", allow_negative_numbers = true)]
-    alpha: Option<Vec<f64>>,
-    /// Mix with fresh real samples every generation (default: one fixed real pool)
-    #[arg(long)]
-    fresh_real: bool,
+    #[command(flatten)]
+    strategy: StrategyArgs,
     /// Number of generations [default: 100]
     #[arg(long, value_name = "G")]
     generations: Option<usize>,
@@ -184,15 +192,8 @@ struct DaeArgs {
     /// Denoising noise variance s = σ² > 0; a comma list makes a sweep [default: 0.1]
     #[arg(long, value_delimiter = ',', value_name = "S[,S…]", allow_negative_numbers = true)]
     s: Option<Vec<f64>>,
-    /// How each model's training data is built from earlier generations [default: replace, or mix when --alpha is given]
-    #[arg(long, value_parser = ["replace", "mix", "accumulate"])]
-    strategy: Option<String>,
-    /// Real-data fraction α ∈ [0, 1] for mix (α = 0 is Replace); a comma list makes a sweep [default: 0.5]
-    #[arg(long, value_delimiter = ',', value_name = "α[,α…]", allow_negative_numbers = true)]
-    alpha: Option<Vec<f64>>,
-    /// Mix with fresh real samples every generation (default: one fixed real pool)
-    #[arg(long)]
-    fresh_real: bool,
+    #[command(flatten)]
+    strategy: StrategyArgs,
     /// noisy: generation k = f_k(x + σε); clean: f_k(x) [default: noisy]
     #[arg(long, value_parser = ["noisy", "clean"])]
     rule: Option<String>,
@@ -227,9 +228,9 @@ impl DaeArgs {
             spectrum: self.spectrum.clone(),
             cov: self.cov.clone(),
             s: self.s.clone(),
-            strategy: self.strategy.clone(),
-            alpha: self.alpha.clone(),
-            fresh_real: self.fresh_real.then_some(true),
+            strategy: self.strategy.strategy.clone(),
+            alpha: self.strategy.alpha.clone(),
+            fresh_real: self.strategy.fresh_real.then_some(true),
             rule: self.rule.clone(),
             generations: self.generations,
             samples: self.samples,
@@ -349,9 +350,9 @@ fn run_gaussian(args: &GaussianArgs) -> Result<(), Failure> {
         samples: args.samples,
         dim: args.dim,
         estimator: args.estimator.clone(),
-        strategy: args.strategy.clone(),
-        alpha: args.alpha.clone(),
-        fresh_real: args.fresh_real.then_some(true),
+        strategy: args.strategy.strategy.clone(),
+        alpha: args.strategy.alpha.clone(),
+        fresh_real: args.strategy.fresh_real.then_some(true),
         generations: args.generations,
         paths: args.paths,
         seed: args.seed,

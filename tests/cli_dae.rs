@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::flowcollapse;
+use common::{assert_rejected, flowcollapse};
 
 use flowcollapse::sim::dae::{run, DaeSetup, MonteCarlo};
 use flowcollapse::theory::dae::summaries;
@@ -155,16 +155,7 @@ fn bad_input_exits_2_without_run_dir() {
         (&["--config", "unknown.toml"], "sigma"),
         (&["--strategy", "sometimes"], "strategy"),
     ];
-    for (extra, needle) in cases {
-        let mut args = vec!["dae", "--out", "bad-run"];
-        args.extend_from_slice(extra);
-        let result = flowcollapse(&args, tmp.path());
-        let stderr = String::from_utf8_lossy(&result.stderr);
-        assert_eq!(result.status.code(), Some(2), "{extra:?}: {stderr}");
-        assert!(stderr.contains(needle), "{extra:?}: '{needle}' not in: {stderr}");
-        assert!(!stderr.contains("panicked"), "{extra:?}: {stderr}");
-        assert!(!tmp.path().join("bad-run").exists() && !tmp.path().join("runs").exists());
-    }
+    assert_rejected("dae", cases, tmp.path());
     // Allowed ranges are named for the values the tool itself checks.
     let result = flowcollapse(&["dae", "--s", "0", "--out", "x"], tmp.path());
     assert!(String::from_utf8_lossy(&result.stderr).contains("allowed finite values > 0"));

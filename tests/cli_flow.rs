@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{flowcollapse, jsonl};
+use common::{assert_rejected, flowcollapse, jsonl};
 
 use flowcollapse::theory::flow::{self, Solver};
 use flowcollapse::theory::Covariance;
@@ -58,13 +58,5 @@ fn bad_input_exits_2_without_run_dir() {
         (&["--euler-steps", "0"], "euler-steps"),
         (&["--euler-steps", "2000000"], "euler-steps"),
     ];
-    for (extra, needle) in cases {
-        let mut args = vec!["flow", "--out", "bad"];
-        args.extend_from_slice(extra);
-        let result = flowcollapse(&args, tmp.path());
-        let stderr = String::from_utf8_lossy(&result.stderr);
-        assert_eq!(result.status.code(), Some(2), "{extra:?}: {stderr}");
-        assert!(stderr.contains(needle), "{extra:?}: '{needle}' not in {stderr}");
-        assert!(!tmp.path().join("bad").exists());
-    }
+    assert_rejected("flow", cases, tmp.path());
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{flowcollapse, jsonl};
+use common::{assert_rejected, flowcollapse, jsonl};
 
 use flowcollapse::sim::gaussian::{self, GaussianSetup, McConfig};
 use flowcollapse::theory::{Covariance, Strategy};
@@ -90,13 +90,5 @@ fn bad_input_exits_2_without_run_dir() {
         (&["--generations", "0"], "generations"),
         (&["--strategy", "accumulate", "--fresh-real"], "fresh-real"),
     ];
-    for (extra, needle) in cases {
-        let mut args = vec!["gaussian", "--out", "bad"];
-        args.extend_from_slice(extra);
-        let result = flowcollapse(&args, tmp.path());
-        let stderr = String::from_utf8_lossy(&result.stderr);
-        assert_eq!(result.status.code(), Some(2), "{extra:?}: {stderr}");
-        assert!(stderr.contains(needle), "{extra:?}: '{needle}' not in {stderr}");
-        assert!(!tmp.path().join("bad").exists());
-    }
+    assert_rejected("gaussian", cases, tmp.path());
 }
