@@ -178,6 +178,8 @@ pub struct GaussianMcColumns {
     pub mc_q95: f64,
     pub mc_log_mean: f64,
     pub mc_mean_error: f64,
+    pub mc_mean_error_lo: f64,
+    pub mc_mean_error_hi: f64,
 }
 
 fn label(strategy: Strategy) -> String {
@@ -235,6 +237,8 @@ pub fn records(config: &GaussianConfig, outcomes: &[GaussianOutcome]) -> Vec<Gau
                     mc_q95: g.variance_ratio.q95,
                     mc_log_mean: g.log_variance_ratio.mean.mean,
                     mc_mean_error: g.mean_error.mean.mean,
+                    mc_mean_error_lo: g.mean_error.mean.lo,
+                    mc_mean_error_hi: g.mean_error.mean.hi,
                 }
             });
             out.push(GaussianRecord {

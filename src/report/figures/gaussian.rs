@@ -64,6 +64,12 @@ pub fn mean_error(config: &GaussianConfig, outcomes: &[GaussianOutcome], records
                     .iter()
                     .filter_map(|r| r.mc.as_ref().map(|m| (r.generation as f64, m.mc_mean_error)))
                     .collect(),
+                band: rows
+                    .iter()
+                    .filter_map(|r| {
+                        r.mc.as_ref().map(|m| (r.generation as f64, m.mc_mean_error_lo, m.mc_mean_error_hi))
+                    })
+                    .collect(),
                 ..Series::default()
             }
         })
@@ -76,6 +82,9 @@ pub fn mean_error(config: &GaussianConfig, outcomes: &[GaussianOutcome], records
         x_scale: Scale::Linear,
         y_scale: Scale::Linear,
         series,
-        caption: Some(format!("lines: exact expectation; {}", what_was_run(config))),
+        caption: Some(format!(
+            "lines: exact expectation; band: 95% CI of the Monte Carlo mean; {}",
+            what_was_run(config)
+        )),
     }
 }
