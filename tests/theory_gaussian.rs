@@ -44,7 +44,7 @@ fn log_chi_square_expectation(nu: f64, g: impl Fn(f64) -> f64) -> f64 {
 /// ψ(x) at x = m or m + 1/2 (m a non-negative integer) from its closed forms, independent of statrs:
 /// ψ(m) = −γ + H_{m−1}, ψ(m + 1/2) = −γ − 2 ln 2 + Σ_{j=1}^{m} 2/(2j − 1).
 fn digamma_at_half_integer(twice: usize) -> f64 {
-    if twice % 2 == 0 {
+    if twice.is_multiple_of(2) {
         -EULER_GAMMA + (1..twice / 2).map(|j| 1.0 / j as f64).sum::<f64>()
     } else {
         -EULER_GAMMA - 2.0 * 2f64.ln() + (1..=twice / 2).map(|j| 2.0 / (2 * j - 1) as f64).sum::<f64>()
