@@ -7,6 +7,7 @@ pub mod covariance;
 pub mod dae;
 pub mod flow;
 pub mod gaussian;
+pub mod reflow;
 pub mod strategy;
 
 pub use covariance::{Covariance, CovarianceError};

@@ -1,0 +1,148 @@
+//! Linear-Gaussian reflow across generations, per eigen-direction, in the population limit.
+//!
+//! Model g is a time-binned linear velocity field `v(y, t) = a_b y` for t in bin b (B equal bins), fitted by
+//! ridge least squares (penalty γ) to pairs (z, x): the regression of the target `x − z` on
+//! `y_t = t x + (1 − t) z`, t uniform. It samples with K Euler steps on `t_j = j/K` (THEORY.md §4's
+//! convention) and inverts with K reverse Euler steps. Every pair source here is Gaussian and linear in one
+//! standard normal, so each fit needs only the second moments of `(x − z, y_t)`, which are quadratic in t:
+//! Simpson's rule over a bin is exact for them. See proofs/reflow-linear-gaussian.md for what is proved and
+//! what is only observed.
+//!
+//! Data are centred (the mean is carried exactly by the solvers, proofs/flow-euler.md), so there is no
+//! intercept.
+
+use super::flow::Direction;
+use super::strategy::Strategy;
+
+/// Where training pairs come from: `(x, z) = (p·w, q·w)` with `w ~ N(0, variance)`, or independent.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PairSource {
+    /// 1-rectified flow: `z ~ N(0, 1)` and `x ~ N(0, λ)` independent.
+    Independent { lambda: f64 },
+    /// A deterministic linear coupling. Synthetic pairs of a sampler with gain β: `p = β, q = 1, variance
+    /// 1`; real data inverted by a reverse sampler with gain ρ: `p = 1, q = ρ, variance λ`.
+    Coupled { data: f64, noise: f64, variance: f64 },
+}
+
+impl PairSource {
+    /// `(E[(x − z) y_t], E[y_t²])` at time t.
+    ///
+    /// # Formula
+    /// Independent: `(tλ − (1 − t), t²λ + (1 − t)²)`; coupled: with `u = t p + (1 − t) q`,
+    /// `((p − q) u v, u² v)`.
+    pub fn moments(&self, t: f64) -> (f64, f64) {
+        match *self {
+            PairSource::Independent { lambda } => (t * lambda - (1.0 - t), t * t * lambda + (1.0 - t) * (1.0 - t)),
+            PairSource::Coupled { data, noise, variance } => {
+                let u = t * data + (1.0 - t) * noise;
+                ((data - noise) * u * variance, u * u * variance)
+            }
+        }
+    }
+}
+
+/// Ridge least-squares gains per bin for a weighted mixture of pair sources (weights are fractions of pairs).
+///
+/// # Formula
+/// `a_b = ⟨Σ_s w_s E_s[(x − z) y_t]⟩_b / (⟨Σ_s w_s E_s[y_t²]⟩_b + γ)`, ⟨·⟩_b the mean over t in bin b,
+/// computed by Simpson's rule (exact: the moments are quadratic in t).
+pub fn fit_bins(sources: &[(f64, PairSource)], bins: usize, ridge: f64) -> Vec<f64> {
+    assert!(bins > 0, "at least one time bin");
+    let mixed = |t: f64| {
+        sources.iter().fold((0.0, 0.0), |(c, s), (w, src)| {
+            let (ci, si) = src.moments(t);
+            (c + w * ci, s + w * si)
+        })
+    };
+    (0..bins)
+        .map(|b| {
+            let (t0, t1) = (b as f64 / bins as f64, (b + 1) as f64 / bins as f64);
+            let ((c0, s0), (cm, sm), (c1, s1)) = (mixed(t0), mixed(0.5 * (t0 + t1)), mixed(t1));
+            let cross = (c0 + 4.0 * cm + c1) / 6.0;
+            let square = (s0 + 4.0 * sm + s1) / 6.0;
+            cross / (square + ridge)
+        })
+        .collect()
+}
+
+/// The bin that holds time t (t = 1 belongs to the last bin).
+pub fn bin_of(t: f64, bins: usize) -> usize {
+    ((t * bins as f64).floor() as usize).min(bins - 1)
+}
+
+/// Gain of K Euler steps with the binned field: forward `x = β z`, reverse `ẑ = ρ x`.
+///
+/// # Formula
+/// `Π_{j<K} (1 + δ a_{b(t_j)})`, with the nodes and signed step δ of [`Direction`] (forward `t_j = j/K`,
+/// δ = 1/K; reverse `t_j = 1 − j/K`, δ = −1/K).
+pub fn sampler_gain(gains: &[f64], steps: usize, direction: Direction) -> f64 {
+    let delta = direction.step(steps);
+    (0..steps).map(|j| 1.0 + delta * gains[bin_of(direction.node(j, steps), gains.len())]).product()
+}
+
+/// One reflow generation of one direction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReflowGeneration {
+    pub generation: usize,
+    /// Fitted gain per time bin of model k (empty for generation 0, the real data).
+    pub gains: Vec<f64>,
+    /// β_k: K forward Euler steps map noise z to `β_k z`.
+    pub forward_gain: f64,
+    /// ρ_k: K reverse Euler steps map data x to `ρ_k x`.
+    pub reverse_gain: f64,
+    /// Generated variance over the real one, `β_k² / λ` (1 at generation 0).
+    pub variance_ratio: f64,
+}
+
+/// Reflow generations 0…G for one direction of variance λ: model 1 is the 1-rectified flow (independent
+/// pairs); model k ≥ 2 trains on the strategy's pairs from models 1…k−1: Replace (`Reflow`): model k−1's
+/// synthetic pairs; Mix α (`RA`): a fraction α of real data inverted by model k−1, the rest its synthetic
+/// pairs; Accumulate: the independent pairs and every earlier model's synthetic pairs, equal weights.
+pub fn reflow(
+    lambda: f64,
+    steps: usize,
+    bins: usize,
+    ridge: f64,
+    strategy: Strategy,
+    generations: usize,
+) -> Vec<ReflowGeneration> {
+    let mut out = vec![ReflowGeneration {
+        generation: 0,
+        gains: Vec::new(),
+        forward_gain: lambda.sqrt(),
+        reverse_gain: 1.0 / lambda.sqrt(),
+        variance_ratio: 1.0,
+    }];
+    let synthetic = |beta: f64| PairSource::Coupled { data: beta, noise: 1.0, variance: 1.0 };
+    for k in 1..=generations {
+        let sources: Vec<(f64, PairSource)> = if k == 1 {
+            vec![(1.0, PairSource::Independent { lambda })]
+        } else {
+            let last = &out[k - 1];
+            match strategy {
+                Strategy::Replace => vec![(1.0, synthetic(last.forward_gain))],
+                Strategy::Mix { alpha, .. } => vec![
+                    (1.0 - alpha, synthetic(last.forward_gain)),
+                    (alpha, PairSource::Coupled { data: 1.0, noise: last.reverse_gain, variance: lambda }),
+                ],
+                Strategy::Accumulate => {
+                    let w = 1.0 / k as f64;
+                    std::iter::once((w, PairSource::Independent { lambda }))
+                        .chain(out[1..k].iter().map(|g| (w, synthetic(g.forward_gain))))
+                        .collect()
+                }
+            }
+        };
+        let gains = fit_bins(&sources, bins, ridge);
+        let forward_gain = sampler_gain(&gains, steps, Direction::Forward);
+        let reverse_gain = sampler_gain(&gains, steps, Direction::Reverse);
+        out.push(ReflowGeneration {
+            generation: k,
+            gains,
+            forward_gain,
+            reverse_gain,
+            variance_ratio: forward_gain * forward_gain / lambda,
+        });
+    }
+    out
+}

@@ -1,0 +1,99 @@
+//! Linear-Gaussian reflow (proofs/reflow-linear-gaussian.md): the binned fit against least squares on
+//! sampled pairs, and the limits the closed form must reach.
+
+use flowcollapse::theory::flow::Direction;
+use flowcollapse::theory::reflow::{bin_of, fit_bins, reflow, sampler_gain, PairSource};
+use flowcollapse::theory::{RealPool, Strategy};
+use rand::{RngExt, SeedableRng};
+use rand_distr::StandardNormal;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+#[test]
+fn bin_fit_equals_least_squares_on_sampled_pairs() {
+    let (lambda, ridge, bins) = (2.0, 0.1, 4);
+    let sources = [
+        (0.3, PairSource::Independent { lambda }),
+        (0.7, PairSource::Coupled { data: 1.3, noise: 1.0, variance: 1.0 }),
+    ];
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(8);
+    let n = 400_000;
+    let mut pairs: Vec<Vec<(f64, f64)>> = vec![Vec::new(); bins];
+    for i in 0..n {
+        let (x, z) = if (i as f64) < 0.3 * n as f64 {
+            let z: f64 = rng.sample(StandardNormal);
+            let x: f64 = rng.sample::<f64, _>(StandardNormal) * lambda.sqrt();
+            (x, z)
+        } else {
+            let w: f64 = rng.sample(StandardNormal);
+            (1.3 * w, w)
+        };
+        let t: f64 = rng.random();
+        let y = t * x + (1.0 - t) * z;
+        pairs[bin_of(t, bins)].push(((x - z) * y, y * y));
+    }
+    let fitted = fit_bins(&sources, bins, ridge);
+    for (b, bin) in pairs.iter().enumerate() {
+        // The sample version of the ridge objective (1/n_b) Σ (target − a y)² + γ a², and the delta-method
+        // standard error of that ratio estimate.
+        let count = bin.len() as f64;
+        let denominator = bin.iter().map(|p| p.1).sum::<f64>() + ridge * count;
+        let sampled = bin.iter().map(|p| p.0).sum::<f64>() / denominator;
+        let spread = bin.iter().map(|(c, s)| (c - sampled * (s + ridge)).powi(2)).sum::<f64>().sqrt();
+        let standard_error = spread / denominator;
+        assert!(
+            (sampled - fitted[b]).abs() < 4.0 * standard_error,
+            "bin {b}: sampled {sampled} ± {standard_error} vs closed form {}",
+            fitted[b]
+        );
+    }
+}
+
+#[test]
+fn euler_gain_is_the_product_over_nodes() {
+    // Two bins, two steps: forward nodes 0 and ½ fall in bins 0 and 1; reverse nodes 1 and ½ in bin 1 twice.
+    let gains = [0.4, -0.2];
+    assert!((sampler_gain(&gains, 2, Direction::Forward) - (1.0 + 0.2) * (1.0 - 0.1)).abs() < 1e-15);
+    assert!((sampler_gain(&gains, 2, Direction::Reverse) - (1.0 + 0.1) * (1.0 + 0.1)).abs() < 1e-15);
+}
+
+#[test]
+fn fine_bins_and_steps_recover_the_rectified_flow() {
+    for lambda in [4.0, 0.25] {
+        let r = reflow(lambda, 2000, 2000, 0.0, Strategy::Replace, 1);
+        assert!((r[1].variance_ratio - 1.0).abs() < 5e-3, "λ = {lambda}: {}", r[1].variance_ratio);
+        // Forward then reverse is close to the identity.
+        assert!((r[1].forward_gain * r[1].reverse_gain - 1.0).abs() < 5e-3);
+    }
+}
+
+#[test]
+fn reflow_drift_on_straight_couplings_vanishes_like_one_over_k() {
+    // Refitting a straight (deterministic linear) coupling is exact with an exact time dependence and exact
+    // integration; with K steps and B = K bins the variance drifts by O(1/K) per generation.
+    let drift = |k: usize| {
+        let r = reflow(4.0, k, k, 0.0, Strategy::Replace, 20);
+        (r[20].variance_ratio - r[1].variance_ratio).abs()
+    };
+    let (coarse, fine) = (drift(1000), drift(4000));
+    assert!(fine < 3e-3, "drift {fine} at K = 4000");
+    let order = coarse / fine;
+    assert!((3.0..5.0).contains(&order), "quadrupling K divided the drift by {order}, expected about 4");
+}
+
+#[test]
+fn ridge_pulls_reflow_toward_the_identity_map() {
+    // With γ > 0 every fitted gain shrinks toward 0, i.e. the flow toward x = z: generated variance
+    // moves toward the noise variance 1, from either side.
+    for lambda in [4.0, 0.25] {
+        let r = reflow(lambda, 16, 16, 0.05, Strategy::Replace, 300);
+        let distance = |g: usize| (r[g].forward_gain.powi(2) - 1.0).abs();
+        assert!(distance(300) < 0.5 * distance(1), "λ = {lambda}: {} then {}", distance(1), distance(300));
+        assert!((2..300).all(|g| distance(g + 1) <= distance(g) + 1e-12), "λ = {lambda}: not monotone");
+    }
+    // The pull shows whatever the strategy: Mix and Accumulate keep real or first-model pairs and move less.
+    let replace = reflow(4.0, 16, 16, 0.05, Strategy::Replace, 100);
+    let mix = reflow(4.0, 16, 16, 0.05, Strategy::Mix { alpha: 0.5, pool: RealPool::Fresh }, 100);
+    let acc = reflow(4.0, 16, 16, 0.05, Strategy::Accumulate, 100);
+    assert!(mix[100].variance_ratio > replace[100].variance_ratio);
+    assert!(acc[100].variance_ratio > replace[100].variance_ratio);
+}
