@@ -74,7 +74,7 @@ impl DaeParams {
         let covariance = input::covariance(self.spectrum.as_deref(), self.cov.as_deref(), &DEFAULT_SPECTRUM)?;
 
         let s_values = self.s.clone().unwrap_or_else(|| vec![DEFAULT_S]);
-        non_empty("s", &s_values)?;
+        input::non_empty("s", &s_values)?;
         for &s in &s_values {
             if !(s.is_finite() && s > 0.0) {
                 return Err(ConfigError::invalid("s", s, "finite values > 0"));
@@ -159,13 +159,6 @@ impl DaeParams {
             spectrum_generation,
         })
     }
-}
-
-fn non_empty(field: &'static str, values: &[f64]) -> Result<(), ConfigError> {
-    if values.is_empty() {
-        return Err(ConfigError::invalid(field, "an empty list", "at least one value"));
-    }
-    Ok(())
 }
 
 /// One curve of a sweep.

@@ -107,9 +107,7 @@ pub fn strategies(
     default_alpha: f64,
 ) -> Result<Vec<Strategy>, ConfigError> {
     if let Some(alphas) = alphas {
-        if alphas.is_empty() {
-            return Err(ConfigError::invalid("alpha", "an empty list", "at least one value"));
-        }
+        non_empty("alpha", alphas)?;
         if let Some(&bad) = alphas.iter().find(|a| !(0.0..=1.0).contains(*a)) {
             return Err(ConfigError::invalid("alpha", bad, "values in [0, 1]"));
         }
@@ -131,4 +129,12 @@ pub fn strategies(
         "mix" => Ok(alphas.unwrap_or(&[default_alpha]).iter().map(|&alpha| Strategy::Mix { alpha, pool }).collect()),
         other => Err(ConfigError::invalid("strategy", other, "replace, mix or accumulate")),
     }
+}
+
+/// A list flag must hold at least one value.
+pub(crate) fn non_empty(field: &'static str, values: &[f64]) -> Result<(), ConfigError> {
+    if values.is_empty() {
+        return Err(ConfigError::invalid(field, "an empty list", "at least one value"));
+    }
+    Ok(())
 }
