@@ -6,9 +6,11 @@
 //! - [`experiment`]: validated run configurations and the sweeps that tie theory and simulation together.
 //! - [`report`]: records (CSV, JSON, JSON lines), plots and the run directory.
 //! - [`linalg`]: the few dense kernels the simulation needs (matrix products via `gemm`).
+//! - [`train`]: flow-matching training of an MLP velocity field on a `Backend` (CPU reference).
 
 pub mod experiment;
 pub mod linalg;
 pub mod report;
 pub mod sim;
 pub mod theory;
+pub mod train;

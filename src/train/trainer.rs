@@ -1,0 +1,222 @@
+//! The training loop's state and one step of it (the op sequence is listed in [`crate::train`]).
+
+use super::backend::Backend;
+use super::error::TrainError;
+use super::model::Mlp;
+use super::net::{self, Workspace};
+use super::optim::TrainConfig;
+use super::pairs::PairSource;
+use super::rng;
+
+/// What one step reports.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepStats {
+    /// Flow-matching loss of the batch under the parameters before the update.
+    pub loss: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+}
+
+/// Everything needed to resume training bit for bit, as named f32 tensors plus the step count.
+///
+/// Names are `{group}.{tensor}` with group `params`, `adam_m`, `adam_v` or `ema` and tensor one of
+/// [`Mlp::tensors`] (e.g. `adam_v.layers.1.bias`); each entry is the flat row-major tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainState {
+    /// Completed updates.
+    pub step: u64,
+    pub tensors: Vec<(String, Vec<f32>)>,
+}
+
+/// The four parameter-shaped groups of the training state, in [`TrainState`] order.
+pub const STATE_GROUPS: [&str; 4] = ["params", "adam_m", "adam_v", "ema"];
+
+/// Flow-matching training of the velocity MLP on one backend.
+pub struct Trainer<B: Backend> {
+    backend: B,
+    config: TrainConfig,
+    mlp: Mlp,
+    step: u64,
+    params: B::Buf,
+    grads: B::Buf,
+    adam_m: B::Buf,
+    adam_v: B::Buf,
+    ema: B::Buf,
+    ws: Workspace<B>,
+    host_x0: Vec<f32>,
+    host_x1: Vec<f32>,
+    x0: B::Buf,
+    x1: B::Buf,
+    t: B::Buf,
+    xt: B::Buf,
+    u: B::Buf,
+    dv: B::Buf,
+}
+
+impl<B: Backend> Trainer<B> {
+    /// Validate the config and initialise: parameters from [`Mlp::init`] with the config's seed, Adam
+    /// moments zero, EMA equal to the parameters, step 0.
+    pub fn new(backend: B, config: TrainConfig) -> Result<Self, TrainError> {
+        config.validate()?;
+        let mlp = Mlp::new(config.mlp.clone())?;
+        let init = mlp.init(config.seed);
+        let (n, rows, d) = (mlp.num_params(), config.batch, config.mlp.dim);
+        Ok(Trainer {
+            params: backend.upload(&init),
+            ema: backend.upload(&init),
+            grads: backend.zeros(n),
+            adam_m: backend.zeros(n),
+            adam_v: backend.zeros(n),
+            ws: Workspace::new(&backend, &mlp, rows),
+            host_x0: vec![0.0; rows * d],
+            host_x1: vec![0.0; rows * d],
+            x0: backend.zeros(rows * d),
+            x1: backend.zeros(rows * d),
+            t: backend.zeros(rows),
+            xt: backend.zeros(rows * d),
+            u: backend.zeros(rows * d),
+            dv: backend.zeros(rows * d),
+            step: 0,
+            backend,
+            config,
+            mlp,
+        })
+    }
+
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// The network's shape and parameter layout.
+    pub fn mlp(&self) -> &Mlp {
+        &self.mlp
+    }
+
+    /// Completed updates.
+    pub fn step_count(&self) -> u64 {
+        self.step
+    }
+
+    /// The flat parameter vector on the device (for samplers).
+    pub fn params(&self) -> &B::Buf {
+        &self.params
+    }
+
+    /// The flat EMA parameter vector on the device.
+    pub fn ema(&self) -> &B::Buf {
+        &self.ema
+    }
+
+    /// The gradient of the last step (before clipping), flat.
+    pub fn grads(&self) -> &B::Buf {
+        &self.grads
+    }
+
+    /// Loss and gradient of the batch of step `self.step_count()` under the current parameters, without
+    /// updating anything but the gradient buffer. Returns the loss.
+    pub fn loss_and_grad(&mut self, source: &mut dyn PairSource) -> Result<f64, TrainError> {
+        let d = self.config.mlp.dim;
+        if source.dim() != d {
+            return Err(TrainError::invalid("pair source dimension", source.dim(), format!("the model's {d}")));
+        }
+        let (b, step) = (&self.backend, self.step);
+        source.fill(step, &mut self.host_x0, &mut self.host_x1);
+        b.upload_into(&self.host_x0, b.view_mut(&mut self.x0));
+        b.upload_into(&self.host_x1, b.view_mut(&mut self.x1));
+        b.fill_uniform(self.config.seed, rng::stream(rng::Purpose::Time, step), 0, b.view_mut(&mut self.t));
+        b.flow_pairs(
+            d,
+            b.view(&self.x0),
+            b.view(&self.x1),
+            b.view(&self.t),
+            b.view_mut(&mut self.xt),
+            b.view_mut(&mut self.u),
+        );
+        net::forward(b, &self.mlp, &self.params, &self.xt, &self.t, &mut self.ws);
+        let loss = b.mse_loss(b.view(self.ws.output()), b.view(&self.u), b.view_mut(&mut self.dv));
+        if !loss.is_finite() {
+            return Err(TrainError::NonFinite { step, what: "loss", value: loss });
+        }
+        net::backward(b, &self.mlp, &self.params, &self.xt, &self.dv, &mut self.ws, &mut self.grads);
+        Ok(loss)
+    }
+
+    /// One training step: loss and gradient of the step's batch, then clip + Adam + EMA. On a non-finite
+    /// loss or gradient nothing but the gradient buffer changes and the step count stays.
+    pub fn step(&mut self, source: &mut dyn PairSource) -> Result<StepStats, TrainError> {
+        let loss = self.loss_and_grad(source)?;
+        let b = &self.backend;
+        let norm_sq = b.sum_squares(b.view(&self.grads));
+        if !norm_sq.is_finite() {
+            return Err(TrainError::NonFinite { step: self.step, what: "gradient norm²", value: norm_sq });
+        }
+        let scalars = self.config.optim.step_scalars(self.step + 1, norm_sq);
+        b.adam_ema(
+            &scalars,
+            b.view_mut(&mut self.params),
+            b.view(&self.grads),
+            b.view_mut(&mut self.adam_m),
+            b.view_mut(&mut self.adam_v),
+            b.view_mut(&mut self.ema),
+        );
+        self.step += 1;
+        Ok(StepStats { loss, grad_norm: norm_sq.sqrt() })
+    }
+
+    /// The full training state, copied to the host.
+    pub fn state(&self) -> TrainState {
+        let b = &self.backend;
+        let mut tensors = Vec::with_capacity(4 * self.mlp.tensors().len());
+        for (group, buf) in STATE_GROUPS.iter().zip([&self.params, &self.adam_m, &self.adam_v, &self.ema]) {
+            let flat = b.download(b.view(buf));
+            for t in self.mlp.tensors() {
+                tensors.push((format!("{group}.{}", t.name), flat[t.range()].to_vec()));
+            }
+        }
+        TrainState { step: self.step, tensors }
+    }
+
+    /// Replace the training state. Every name of [`TrainState`] must be present once with its tensor's
+    /// length; nothing changes on an error.
+    pub fn set_state(&mut self, state: &TrainState) -> Result<(), TrainError> {
+        let n = self.mlp.num_params();
+        let mut flats = vec![vec![0.0f32; n]; STATE_GROUPS.len()];
+        let mut seen = vec![false; STATE_GROUPS.len() * self.mlp.tensors().len()];
+        for (name, values) in &state.tensors {
+            let (group, tensor) = name.split_once('.').unwrap_or((name, ""));
+            let g = STATE_GROUPS.iter().position(|&x| x == group);
+            let t = self.mlp.tensors().iter().position(|x| x.name == tensor);
+            let (Some(g), Some(t)) = (g, t) else {
+                return Err(TrainError::State(format!("unknown tensor {name:?}")));
+            };
+            let info = &self.mlp.tensors()[t];
+            if values.len() != info.len() {
+                return Err(TrainError::State(format!(
+                    "{name} has {} values, the model's {:?} needs {}",
+                    values.len(),
+                    info.shape,
+                    info.len()
+                )));
+            }
+            let slot = g * self.mlp.tensors().len() + t;
+            if std::mem::replace(&mut seen[slot], true) {
+                return Err(TrainError::State(format!("{name} appears twice")));
+            }
+            flats[g][info.range()].copy_from_slice(values);
+        }
+        if let Some(missing) = seen.iter().position(|&s| !s) {
+            let (g, t) = (missing / self.mlp.tensors().len(), missing % self.mlp.tensors().len());
+            return Err(TrainError::State(format!("missing {}.{}", STATE_GROUPS[g], self.mlp.tensors()[t].name)));
+        }
+        let b = &self.backend;
+        for (flat, buf) in flats.iter().zip([&mut self.params, &mut self.adam_m, &mut self.adam_v, &mut self.ema]) {
+            b.upload_into(flat, b.view_mut(buf));
+        }
+        self.step = state.step;
+        Ok(())
+    }
+}
