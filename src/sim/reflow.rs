@@ -157,12 +157,15 @@ fn direction_path(setup: &ReflowSetup, n: usize, lambda: f64, rng: &mut Xoshiro2
     path
 }
 
+/// `(β_k, ρ_k)` per direction i and generation k of one replicate: `path[i][k]`.
+pub type ReplicatePath = Vec<Vec<(f64, f64)>>;
+
 /// `(β_k, ρ_k)` of every replicate, direction and generation: `paths[j][i][k]`, replicates in parallel.
 ///
 /// # Panics
 /// If `mc.pairs < setup.bins` or the setup is degenerate (no directions, K = 0, B = 0): the experiment
 /// layer validates these first.
-pub fn replicate_paths(setup: &ReflowSetup, mc: &ReflowMc, series: u64) -> Vec<Vec<Vec<(f64, f64)>>> {
+pub fn replicate_paths(setup: &ReflowSetup, mc: &ReflowMc, series: u64) -> Vec<ReplicatePath> {
     assert!(mc.pairs >= setup.bins && setup.bins > 0 && setup.steps > 0 && !setup.spectrum.is_empty());
     (0..mc.replicates)
         .into_par_iter()
@@ -180,7 +183,7 @@ pub fn run(setup: &ReflowSetup, mc: &ReflowMc, series: u64, level: f64) -> Vec<M
     let mut scratch = vec![0.0; paths.len()];
     (0..=setup.generations)
         .map(|k| {
-            let mut across = |value: &dyn Fn(&Vec<Vec<(f64, f64)>>) -> f64| -> Spread {
+            let mut across = |value: &dyn Fn(&ReplicatePath) -> f64| -> Spread {
                 let values: Vec<f64> = paths.iter().map(value).collect();
                 spread(&values, &mut scratch, level)
             };
