@@ -24,7 +24,24 @@ pub use idx::{idx_from_bytes, read_idx, read_idx_files, IMAGES_MAGIC, LABELS_MAG
 /// A pixel byte mapped to [-1, 1].
 ///
 /// # Formula
-/// `b ↦ b / 127.5 − 1` (0 ↦ −1, 255 ↦ 1), computed in f32.
+/// `b ↦ b / 127.5 − 1`, evaluated as `(b − 127.5) / 127.5` in f32: the subtraction is exact, so the result
+/// is the correctly rounded value, 0 ↦ −1 and 255 ↦ 1 exactly, and b and 255 − b map to opposite numbers.
 pub fn normalise_byte(b: u8) -> f32 {
-    b as f32 / 127.5 - 1.0
+    (f32::from(b) - 127.5) / 127.5
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_byte;
+
+    #[test]
+    fn normalisation_is_symmetric_and_hits_the_ends() {
+        assert_eq!((normalise_byte(0), normalise_byte(255)), (-1.0, 1.0));
+        for b in 0..=255u8 {
+            assert_eq!(normalise_byte(b), -normalise_byte(255 - b));
+            if b > 0 {
+                assert!(normalise_byte(b) > normalise_byte(b - 1));
+            }
+        }
+    }
 }
