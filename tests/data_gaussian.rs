@@ -67,9 +67,6 @@ fn same_numbers_with_one_and_two_threads() {
     assert_eq!(bits(one.values()), bits(two.values()));
     let other_seed = gaussian_vectors(5_000, &[0.0, 1.0, 2.0], &cov, 8).unwrap();
     assert_ne!(bits(one.values()), bits(other_seed.values()));
-    // Row i does not depend on n: its stream is seeded from (seed, i) alone.
-    let short = gaussian_vectors(10, &[0.0, 1.0, 2.0], &cov, 7).unwrap();
-    assert_eq!(short.values(), one.rows(0..10));
 }
 
 #[test]

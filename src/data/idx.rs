@@ -100,7 +100,7 @@ fn read(path: &Path) -> Result<Vec<u8>, DataError> {
 }
 
 /// True when `bytes` start with the gzip magic 1f 8b (an IDX file starts with 00 00).
-pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
+fn is_gzip(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0x1f, 0x8b])
 }
 
