@@ -3,11 +3,15 @@
 //! Data flows one way: **config → theory or simulation → records → plots**.
 //! - [`theory`]: closed forms (pure, f64, nalgebra).
 //! - [`sim`]: Monte Carlo of the same recursions with finite samples.
+//! - [`data`]: datasets for the trainer (IDX, CIFAR-10, embedded Fashion-MNIST subset) and Gaussian vector data.
+//! - [`checkpoint`]: safetensors checkpoints (named f32 tensors + metadata), written atomically.
 //! - [`experiment`]: validated run configurations and the sweeps that tie theory and simulation together.
 //! - [`report`]: records (CSV, JSON, JSON lines), plots and the run directory.
 //! - [`linalg`]: the few dense kernels the simulation needs (matrix products via `gemm`).
 //! - [`train`]: flow-matching training of an MLP velocity field on a `Backend` (CPU reference).
 
+pub mod checkpoint;
+pub mod data;
 pub mod experiment;
 pub mod linalg;
 pub mod report;

@@ -97,3 +97,32 @@ fn ridge_pulls_reflow_toward_the_identity_map() {
     assert!(mix[100].variance_ratio > replace[100].variance_ratio);
     assert!(acc[100].variance_ratio > replace[100].variance_ratio);
 }
+
+#[test]
+fn inverted_real_pairs_are_a_weighted_straight_coupling_of_slope_one_over_rho() {
+    // proofs/reflow-linear-gaussian.md §5: real data inverted with gain ρ has the moments of synthetic pairs
+    // of slope c = 1/ρ, scaled by ρ²λ.
+    let (lambda, rho) = (3.0, 0.7);
+    let real = PairSource::Coupled { data: 1.0, noise: rho, variance: lambda };
+    let straight = PairSource::Coupled { data: 1.0 / rho, noise: 1.0, variance: 1.0 };
+    for t in [0.0, 0.2, 0.5, 0.9, 1.0] {
+        let ((c_real, s_real), (c_line, s_line)) = (real.moments(t), straight.moments(t));
+        let w = rho * rho * lambda;
+        assert!((c_real - w * c_line).abs() < 1e-14 && (s_real - w * s_line).abs() < 1e-14, "t = {t}");
+    }
+    // Hence, without a ridge, RA with a consistent inversion (ρ = 1/β) fits exactly Reflow's model, for any
+    // α and λ; a ridge weighs the sources by their variance and separates the two.
+    let beta = 1.3;
+    let synthetic = PairSource::Coupled { data: beta, noise: 1.0, variance: 1.0 };
+    let consistent = PairSource::Coupled { data: 1.0, noise: 1.0 / beta, variance: lambda };
+    for ridge in [0.0, 0.1] {
+        let reflow_fit = fit_bins(&[(1.0, synthetic)], 8, ridge);
+        let ra_fit = fit_bins(&[(0.4, synthetic), (0.6, consistent)], 8, ridge);
+        let gap = reflow_fit.iter().zip(&ra_fit).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        if ridge == 0.0 {
+            assert!(gap < 1e-14, "γ = 0: RA and Reflow differ by {gap}");
+        } else {
+            assert!(gap > 1e-3, "γ > 0: the sources' weights must matter, gap {gap}");
+        }
+    }
+}

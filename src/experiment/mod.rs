@@ -8,5 +8,6 @@ mod error;
 pub mod flow;
 pub mod gaussian;
 pub mod input;
+pub mod reflow;
 
 pub use error::ConfigError;

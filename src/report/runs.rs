@@ -7,6 +7,7 @@ use super::rundir::RunDir;
 use crate::experiment::dae::{DaeConfig, DaeParams, SeriesOutcome, CONFIDENCE_LEVEL};
 use crate::experiment::flow::{FlowConfig, FlowParams, FlowRecord};
 use crate::experiment::gaussian::{GaussianConfig, GaussianOutcome, GaussianParams, GaussianRecord};
+use crate::experiment::reflow::{ReflowConfig, ReflowOutcome, ReflowParams, ReflowRecord};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -143,6 +144,36 @@ pub fn write_gaussian_run(
             "estimator": config.estimator.name(),
             "generations": config.generations,
             "paths": config.monte_carlo.map(|m| m.paths),
+            "seed": config.monte_carlo.map(|m| m.seed),
+            "series": outcomes.iter().map(|o| o.label.clone()).collect::<Vec<_>>(),
+        },
+    });
+    write_outputs(run, records, &charts, manifest)
+}
+
+/// A `reflow` run: one record per series, direction and generation, two figures, and the manifest.
+pub fn write_reflow_run(
+    run: &RunDir,
+    params: &ReflowParams,
+    config: &ReflowConfig,
+    outcomes: &[ReflowOutcome],
+    records: &[ReflowRecord],
+) -> Result<(), ReportError> {
+    let charts = [
+        ("variance", figures::reflow::variance(config, outcomes, records)),
+        ("trace", figures::reflow::trace(config, outcomes, records)),
+    ];
+    let manifest = json!({
+        "command": "reflow",
+        "params": params,
+        "resolved": {
+            "eigenvalues": config.spectrum,
+            "euler_steps": config.steps,
+            "bins": config.bins,
+            "ridge": config.ridge,
+            "generations": config.generations,
+            "pairs": config.monte_carlo.map(|m| m.pairs),
+            "replicates": config.monte_carlo.map(|m| m.replicates),
             "seed": config.monte_carlo.map(|m| m.seed),
             "series": outcomes.iter().map(|o| o.label.clone()).collect::<Vec<_>>(),
         },

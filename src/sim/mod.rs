@@ -2,4 +2,5 @@
 
 pub mod dae;
 pub mod gaussian;
+pub mod reflow;
 pub mod stats;

@@ -31,6 +31,49 @@ pub fn mean_interval(samples: &[f64], level: f64) -> Interval {
     Interval { mean, lo: mean - half, hi: mean + half }
 }
 
+/// Mean (with confidence interval) and standard deviation of a quantity across paths (or replicates).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Moments {
+    /// Mean over paths, with its Student-t interval at the run's level.
+    pub mean: Interval,
+    /// Sample standard deviation over paths (divisor P − 1).
+    pub sd: f64,
+}
+
+/// [`Moments`] plus exact quantiles across paths (or replicates).
+///
+/// Quantiles are order statistics (the inverse of the empirical distribution function: the
+/// ⌈pP⌉-th smallest of P values), so they commute with monotone maps: the median of `ln σ̂²_k` is the log
+/// of `median`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Spread {
+    pub mean: Interval,
+    pub sd: f64,
+    pub q05: f64,
+    pub median: f64,
+    pub q95: f64,
+}
+
+pub fn moments(values: &[f64], level: f64) -> Moments {
+    let mean = mean_interval(values, level);
+    let ss: f64 = values.iter().map(|v| (v - mean.mean).powi(2)).sum();
+    Moments { mean, sd: (ss / (values.len() - 1) as f64).sqrt() }
+}
+
+/// Moments and the 5%, 50% and 95% order statistics (`sorted` is scratch of the same length).
+pub fn spread(values: &[f64], sorted: &mut [f64], level: f64) -> Spread {
+    let Moments { mean, sd } = moments(values, level);
+    sorted.copy_from_slice(values);
+    let p = sorted.len();
+    // The ⌈pP⌉-th smallest (1-based), for p = 5/100, 1/2, 95/100 in integer arithmetic.
+    let rank = |percent: usize| (percent * p).div_ceil(100).max(1) - 1;
+    let (i05, i50, i95) = (rank(5), rank(50), rank(95));
+    let (lower, &mut median, upper) = sorted.select_nth_unstable_by(i50, f64::total_cmp);
+    let q05 = if i05 < i50 { *lower.select_nth_unstable_by(i05, f64::total_cmp).1 } else { median };
+    let q95 = if i95 > i50 { *upper.select_nth_unstable_by(i95 - i50 - 1, f64::total_cmp).1 } else { median };
+    Spread { mean, sd, q05, median, q95 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

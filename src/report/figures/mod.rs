@@ -4,3 +4,4 @@
 pub mod dae;
 pub mod flow;
 pub mod gaussian;
+pub mod reflow;

@@ -1,0 +1,308 @@
+//! The `reflow` experiment: linear-Gaussian reflow across generations, per eigen-direction of Σ. The closed
+//! form (`theory::reflow`, the population limit) always; with `--pairs N` also the Monte Carlo with N pairs
+//! per generation (`sim::reflow`). Its error sources are the K-step sampler, the B time bins, the ridge γ and
+//! (Monte Carlo only) the finite N.
+
+use super::{input, ConfigError};
+use crate::sim::reflow::{self as mc, McReflowGeneration, ReflowMc, ReflowSetup};
+use crate::theory::reflow::{reflow, ReflowGeneration};
+use crate::theory::{RealPool, Strategy};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+pub const DEFAULT_SPECTRUM: [f64; 2] = [4.0, 0.25];
+pub const DEFAULT_EULER_STEPS: usize = 8;
+pub const DEFAULT_GENERATIONS: usize = 10;
+pub const DEFAULT_ALPHA: f64 = 0.5;
+pub const DEFAULT_REPLICATES: usize = 32;
+pub const MAX_EULER_STEPS: usize = 100_000;
+pub const MAX_GENERATIONS: usize = 10_000;
+pub const MAX_PAIRS: usize = 10_000_000;
+pub const MAX_REPLICATES: usize = 100_000;
+/// Pairs drawn in all (R · N · G · d): about 20 ns each, so this bounds a run to a few minutes.
+pub const MAX_DRAWS: f64 = 1e10;
+pub const CONFIDENCE_LEVEL: f64 = 0.95;
+
+/// Raw parameters (flags or TOML, same names).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReflowParams {
+    #[serde(default, deserialize_with = "input::one_or_many")]
+    pub spectrum: Option<Vec<f64>>,
+    pub cov: Option<PathBuf>,
+    pub euler_steps: Option<usize>,
+    pub bins: Option<usize>,
+    pub ridge: Option<f64>,
+    pub strategy: Option<String>,
+    #[serde(default, deserialize_with = "input::one_or_many")]
+    pub alpha: Option<Vec<f64>>,
+    pub fresh_real: Option<bool>,
+    pub generations: Option<usize>,
+    pub pairs: Option<usize>,
+    pub replicates: Option<usize>,
+    pub seed: Option<u64>,
+}
+
+impl ReflowParams {
+    /// `self`, with every field that `over` sets replaced (command line over config file).
+    pub fn overridden_by(self, over: ReflowParams) -> ReflowParams {
+        ReflowParams {
+            spectrum: over.spectrum.or(self.spectrum),
+            cov: over.cov.or(self.cov),
+            euler_steps: over.euler_steps.or(self.euler_steps),
+            bins: over.bins.or(self.bins),
+            ridge: over.ridge.or(self.ridge),
+            strategy: over.strategy.or(self.strategy),
+            alpha: over.alpha.or(self.alpha),
+            fresh_real: over.fresh_real.or(self.fresh_real),
+            generations: over.generations.or(self.generations),
+            pairs: over.pairs.or(self.pairs),
+            replicates: over.replicates.or(self.replicates),
+            seed: over.seed.or(self.seed),
+        }
+    }
+
+    pub fn validate(&self) -> Result<ReflowConfig, ConfigError> {
+        let covariance = input::covariance(self.spectrum.as_deref(), self.cov.as_deref(), &DEFAULT_SPECTRUM)?;
+        let spectrum = covariance.eigenvalues().to_vec();
+        if let Some(&smallest) = spectrum.last() {
+            if smallest <= 0.0 {
+                let field = if self.cov.is_some() { "cov" } else { "spectrum" };
+                return Err(ConfigError::invalid(
+                    field,
+                    format!("a covariance with eigenvalue {smallest}"),
+                    "a positive definite Σ (every eigenvalue > 0): variance ratios divide by λ",
+                ));
+            }
+        }
+        let steps = self.euler_steps.unwrap_or(DEFAULT_EULER_STEPS);
+        if !(1..=MAX_EULER_STEPS).contains(&steps) {
+            return Err(ConfigError::invalid("euler-steps", steps, format!("1 to {MAX_EULER_STEPS}")));
+        }
+        let bins = self.bins.unwrap_or(steps);
+        if !(1..=MAX_EULER_STEPS).contains(&bins) {
+            return Err(ConfigError::invalid("bins", bins, format!("1 to {MAX_EULER_STEPS}")));
+        }
+        let ridge = self.ridge.unwrap_or(0.0);
+        if !(ridge.is_finite() && ridge >= 0.0) {
+            return Err(ConfigError::invalid("ridge", ridge, "a finite γ ≥ 0"));
+        }
+        // Without a choice, compare the three: Reflow, RA at α = 0.5 on one fixed real set (the paper's
+        // setting: a finite dataset, re-inverted by every model), Accumulate.
+        let strategies = if self.strategy.is_none() && self.alpha.is_none() && self.fresh_real.is_none() {
+            vec![Strategy::Replace, Strategy::Mix { alpha: DEFAULT_ALPHA, pool: RealPool::Fixed }, Strategy::Accumulate]
+        } else {
+            input::strategies(
+                self.strategy.as_deref(),
+                self.alpha.as_deref(),
+                self.fresh_real.unwrap_or(false),
+                DEFAULT_ALPHA,
+            )?
+        };
+        let generations = self.generations.unwrap_or(DEFAULT_GENERATIONS);
+        if !(1..=MAX_GENERATIONS).contains(&generations) {
+            return Err(ConfigError::invalid("generations", generations, format!("1 to {MAX_GENERATIONS}")));
+        }
+        let replicates = self.replicates.unwrap_or(DEFAULT_REPLICATES);
+        if !(2..=MAX_REPLICATES).contains(&replicates) {
+            return Err(ConfigError::invalid("replicates", replicates, format!("2 to {MAX_REPLICATES}")));
+        }
+        let monte_carlo = match self.pairs {
+            None => None,
+            Some(pairs) => {
+                if !(bins..=MAX_PAIRS).contains(&pairs) {
+                    return Err(ConfigError::invalid(
+                        "pairs",
+                        pairs,
+                        format!("{bins} to {MAX_PAIRS} (at least one pair per time bin)"),
+                    ));
+                }
+                let draws = (replicates * pairs * generations * spectrum.len()) as f64;
+                if draws > MAX_DRAWS {
+                    return Err(ConfigError::invalid(
+                        "pairs",
+                        pairs,
+                        format!(
+                            "at most {} with {replicates} replicates, {generations} generations and {} directions \
+                             (replicates × pairs × generations × directions ≤ {MAX_DRAWS:e})",
+                            (MAX_DRAWS / (replicates * generations * spectrum.len()) as f64) as usize,
+                            spectrum.len()
+                        ),
+                    ));
+                }
+                Some(ReflowMc { pairs, replicates, seed: self.seed.unwrap_or(0) })
+            }
+        };
+        Ok(ReflowConfig { spectrum, steps, bins, ridge, strategies, generations, monte_carlo })
+    }
+}
+
+/// A validated `reflow` run: one series per strategy.
+#[derive(Clone, Debug)]
+pub struct ReflowConfig {
+    /// Eigenvalues of Σ, largest first.
+    pub spectrum: Vec<f64>,
+    pub steps: usize,
+    pub bins: usize,
+    pub ridge: f64,
+    pub strategies: Vec<Strategy>,
+    pub generations: usize,
+    pub monte_carlo: Option<ReflowMc>,
+}
+
+/// The paper's name for each strategy's reflow: Reflow (Replace), RA (Mix with inverted real data),
+/// and Accumulate.
+pub fn label(strategy: Strategy) -> String {
+    match strategy {
+        Strategy::Replace => "Reflow".into(),
+        Strategy::Mix { alpha, pool } => {
+            let pool = if pool == RealPool::Fresh { "fresh" } else { "fixed pool" };
+            match strategy.same_as() {
+                Some(same) => format!("RA α={alpha} ({pool}, = {same})"),
+                None => format!("RA α={alpha} ({pool})"),
+            }
+        }
+        Strategy::Accumulate => "Accumulate".into(),
+    }
+}
+
+/// What one series produced.
+#[derive(Clone, Debug)]
+pub struct ReflowOutcome {
+    pub strategy: Strategy,
+    pub label: String,
+    /// Closed form per direction (same order as the spectrum), generations 0…G.
+    pub closed_form: Vec<Vec<ReflowGeneration>>,
+    /// Monte Carlo summaries, generations 0…G, when it ran.
+    pub monte_carlo: Option<Vec<McReflowGeneration>>,
+}
+
+impl ReflowOutcome {
+    /// `Σ_i β_{k,i}² / Σ_i λ_i` of the closed form at generation k.
+    pub fn trace_ratio(&self, spectrum: &[f64], k: usize) -> f64 {
+        let generated: f64 = self.closed_form.iter().map(|d| d[k].forward_gain.powi(2)).sum();
+        generated / spectrum.iter().sum::<f64>()
+    }
+}
+
+/// Run every series (the series index separates the Monte Carlo streams).
+pub fn run(config: &ReflowConfig) -> Vec<ReflowOutcome> {
+    config
+        .strategies
+        .iter()
+        .enumerate()
+        .map(|(index, &strategy)| {
+            let closed_form = config
+                .spectrum
+                .iter()
+                .map(|&lambda| reflow(lambda, config.steps, config.bins, config.ridge, strategy, config.generations))
+                .collect();
+            let monte_carlo = config.monte_carlo.map(|m| {
+                let setup = ReflowSetup {
+                    spectrum: config.spectrum.clone(),
+                    steps: config.steps,
+                    bins: config.bins,
+                    ridge: config.ridge,
+                    strategy,
+                    generations: config.generations,
+                };
+                mc::run(&setup, &m, index as u64, CONFIDENCE_LEVEL)
+            });
+            ReflowOutcome { strategy, label: label(strategy), closed_form, monte_carlo }
+        })
+        .collect()
+}
+
+/// One series, direction and generation. Field names are the `--format jsonl` contract.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ReflowRecord {
+    pub series: String,
+    pub strategy: &'static str,
+    pub alpha: Option<f64>,
+    pub fresh_real: Option<bool>,
+    pub same_as: Option<&'static str>,
+    pub euler_steps: usize,
+    pub bins: usize,
+    pub ridge: f64,
+    /// N pairs per generation of the Monte Carlo (null without it).
+    pub pairs: Option<usize>,
+    /// Index of the eigen-direction (largest λ first) and its variance λ.
+    pub direction: usize,
+    pub lambda: f64,
+    pub generation: usize,
+    /// β_k² / λ of the closed form: the variance model k generates over the real one.
+    pub variance_ratio: f64,
+    /// β_k: model k's K forward Euler steps map z to β_k z.
+    pub forward_gain: f64,
+    /// ρ_k: its K reverse steps map x to ρ_k x (the exact inverse is 1/√λ).
+    pub reverse_gain: f64,
+    /// `Σ_i β_{k,i}² / Σ_i λ_i` over all directions (the same in every direction's row).
+    pub trace_ratio: f64,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub mc: Option<ReflowMcColumns>,
+}
+
+/// Monte Carlo columns: replicate mean with its confidence interval, and 5–50–95% quantiles across replicates.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ReflowMcColumns {
+    pub mc_variance_ratio_mean: f64,
+    pub mc_variance_ratio_lo: f64,
+    pub mc_variance_ratio_hi: f64,
+    pub mc_variance_ratio_q05: f64,
+    pub mc_variance_ratio_median: f64,
+    pub mc_variance_ratio_q95: f64,
+    pub mc_reverse_gain_mean: f64,
+    pub mc_trace_ratio_mean: f64,
+    pub mc_trace_ratio_lo: f64,
+    pub mc_trace_ratio_hi: f64,
+}
+
+/// Flatten the outcomes: series by series, direction by direction, generation 0 first.
+pub fn records(config: &ReflowConfig, outcomes: &[ReflowOutcome]) -> Vec<ReflowRecord> {
+    let mut out = Vec::new();
+    for o in outcomes {
+        for (direction, (&lambda, path)) in config.spectrum.iter().zip(&o.closed_form).enumerate() {
+            for g in path {
+                let k = g.generation;
+                let mc = o.monte_carlo.as_ref().map(|m| {
+                    let (v, tr) = (&m[k].variance_ratio[direction], &m[k].trace_ratio);
+                    ReflowMcColumns {
+                        mc_variance_ratio_mean: v.mean.mean,
+                        mc_variance_ratio_lo: v.mean.lo,
+                        mc_variance_ratio_hi: v.mean.hi,
+                        mc_variance_ratio_q05: v.q05,
+                        mc_variance_ratio_median: v.median,
+                        mc_variance_ratio_q95: v.q95,
+                        mc_reverse_gain_mean: m[k].reverse_gain[direction].mean,
+                        mc_trace_ratio_mean: tr.mean.mean,
+                        mc_trace_ratio_lo: tr.mean.lo,
+                        mc_trace_ratio_hi: tr.mean.hi,
+                    }
+                });
+                out.push(ReflowRecord {
+                    series: o.label.clone(),
+                    strategy: o.strategy.name(),
+                    alpha: o.strategy.alpha(),
+                    fresh_real: match o.strategy {
+                        Strategy::Mix { pool, .. } => Some(pool == RealPool::Fresh),
+                        _ => None,
+                    },
+                    same_as: o.strategy.same_as(),
+                    euler_steps: config.steps,
+                    bins: config.bins,
+                    ridge: config.ridge,
+                    pairs: config.monte_carlo.map(|m| m.pairs),
+                    direction,
+                    lambda,
+                    generation: k,
+                    variance_ratio: g.variance_ratio,
+                    forward_gain: g.forward_gain,
+                    reverse_gain: g.reverse_gain,
+                    trace_ratio: o.trace_ratio(&config.spectrum, k),
+                    mc,
+                });
+            }
+        }
+    }
+    out
+}
