@@ -26,7 +26,8 @@
 //!
 //! Modules: [`backend`] (the op trait), [`cpu`] (the reference backend), [`rng`] (counter-based random
 //! numbers), [`model`] (shape, layout, initialisation, time embedding), [`net`] (forward/backward as op
-//! sequences), [`optim`] (hyperparameters), [`pairs`] (where (x0, x1) come from), [`trainer`] (state and step).
+//! sequences), [`optim`] (hyperparameters), [`pairs`] (where (x0, x1) come from), [`trainer`] (state and step), [`sampler`] (Euler/Heun,
+//! forward and reverse, NFE, straightness).
 
 pub mod backend;
 pub mod cpu;
@@ -36,6 +37,7 @@ pub mod net;
 pub mod optim;
 pub mod pairs;
 pub mod rng;
+pub mod sampler;
 pub mod trainer;
 
 pub use backend::{AdamStep, Backend, Gemm};

@@ -107,8 +107,10 @@ pub enum Purpose {
     PairNoise = 3,
     /// Data rows of [`IndependentPairs`](super::pairs::IndependentPairs) (stream index = step).
     PairRows = 4,
-    /// Free for samplers and other users outside the trainer.
+    /// Free for other users outside the trainer.
     User = 5,
+    /// Samplers: starting noise and the stochastic reverse variant's increments (`train::sampler`).
+    Sampler = 6,
 }
 
 /// The stream number of `(purpose, index)`: 8 bits of purpose above 56 bits of index.

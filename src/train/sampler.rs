@@ -1,0 +1,164 @@
+//! Sampling and inversion with a trained velocity field: Euler or Heun, forward (0 → 1, noise to data) or
+//! reverse (1 → 0, data to noise), with NFE counted and the straightness of the trajectories measured.
+//!
+//! The time grid and the Heun convention are those of `theory::flow::integrate` (nodes `t_j = j/K` forward,
+//! `(K − j)/K` in reverse, signed step `δ = ±1/K`; Heun on steps 0…K−2 and Euler on the last, NFE 2K − 1),
+//! so a network that has learnt the exact Gaussian field reproduces `theory::flow::solver_map`.
+//!
+//! # Formula
+//! Euler: `x_{j+1} = x_j + δ v(x_j, t_j)`. Heun: `x̃ = x_j + δ v(x_j, t_j)`,
+//! `x_{j+1} = x_j + (δ/2)(v(x_j, t_j) + v(x̃, t_{j+1}))`. Stochastic reverse (noise scale σ > 0, inversion
+//! only): Euler–Maruyama of `dx = v dt + σ dW`, i.e. `x_{j+1} = x_j + δ v(x_j, t_j) + σ √|δ| ε_j` — a
+//! heuristic that blurs the inverted noise; it is not the exact reverse SDE of the flow.
+//!
+//! Straightness (rfpp's definition), averaged over samples: `S = (1/K) Σ_j ‖Δ_j/|δ| − D‖²` with
+//! `Δ_j = x_{j+1} − x_j` and `D = ±(x_K − x_0)` oriented along time. Because `Σ_j Δ_j = x_K − x_0` it equals
+//! `(1/K) Σ_j ‖Δ_j/δ‖² − ‖x_K − x_0‖²`, which needs no stored trajectory: the sampler streams it.
+
+use super::backend::Backend;
+use super::model::Mlp;
+use super::net::{self, Workspace};
+use super::rng;
+use super::TrainError;
+pub use crate::theory::flow::{Direction, Solver};
+
+/// How to integrate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SamplerConfig {
+    pub solver: Solver,
+    /// K ≥ 1 steps.
+    pub steps: usize,
+    pub direction: Direction,
+    /// σ ≥ 0 of the stochastic reverse variant (0: deterministic); reverse Euler only.
+    pub noise: f32,
+    /// Seed of the stochastic variant's noise.
+    pub seed: u64,
+    /// Rows integrated at once (bounds the memory; the result does not depend on it).
+    pub chunk: usize,
+}
+
+impl SamplerConfig {
+    pub const MAX_STEPS: usize = 100_000;
+    pub const DEFAULT_CHUNK: usize = 256;
+
+    /// Deterministic K-step sampler in `direction`.
+    pub fn new(solver: Solver, steps: usize, direction: Direction) -> Self {
+        SamplerConfig { solver, steps, direction, noise: 0.0, seed: 0, chunk: Self::DEFAULT_CHUNK }
+    }
+
+    pub fn validate(&self) -> Result<(), TrainError> {
+        if !(1..=Self::MAX_STEPS).contains(&self.steps) {
+            return Err(TrainError::invalid("steps", self.steps, format!("1..={}", Self::MAX_STEPS)));
+        }
+        if !(self.noise.is_finite() && self.noise >= 0.0) {
+            return Err(TrainError::invalid("noise", self.noise, "a finite σ ≥ 0"));
+        }
+        if self.noise > 0.0 && (self.direction != Direction::Reverse || self.solver != Solver::Euler) {
+            return Err(TrainError::invalid(
+                "noise",
+                self.noise,
+                "0 unless inverting (reverse) with Euler: the stochastic variant is reverse Euler–Maruyama",
+            ));
+        }
+        if self.chunk == 0 {
+            return Err(TrainError::invalid("chunk", 0, "≥ 1 rows"));
+        }
+        Ok(())
+    }
+
+    /// Velocity evaluations per sample.
+    pub fn nfe(&self) -> usize {
+        self.solver.nfe(self.steps)
+    }
+}
+
+/// The end points and what it cost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sampled {
+    /// n × d end points (data when forward, noise when reverse).
+    pub x: Vec<f32>,
+    /// Velocity evaluations per sample.
+    pub nfe: usize,
+    /// Mean over samples of the trajectories' straightness (see the module doc).
+    pub straightness: f64,
+}
+
+/// Integrate every row of `start` (n × d) with the field `params` of `mlp`.
+pub fn integrate<B: Backend>(
+    b: &B,
+    mlp: &Mlp,
+    params: &B::Buf,
+    start: &[f32],
+    config: &SamplerConfig,
+) -> Result<Sampled, TrainError> {
+    config.validate()?;
+    let d = mlp.config().dim;
+    if start.is_empty() || !start.len().is_multiple_of(d) {
+        return Err(TrainError::invalid("start", format!("{} values", start.len()), format!("n × {d}, n ≥ 1")));
+    }
+    let n = start.len() / d;
+    let rows = config.chunk.min(n);
+    let mut ws = Workspace::new(b, mlp, rows);
+    let (k, delta) = (config.steps, config.direction.step(config.steps));
+    let mut out = Vec::with_capacity(start.len());
+    let (mut speed_sq, mut chord_sq) = (0.0f64, 0.0f64);
+    let (mut x, mut x0, mut prev, mut v1, mut tilde) =
+        (b.zeros(rows * d), b.zeros(rows * d), b.zeros(rows * d), b.zeros(rows * d), b.zeros(rows * d));
+    let mut noise = b.zeros(rows * d);
+    let mut t = b.zeros(rows);
+    for (c, block) in start.chunks(rows * d).enumerate() {
+        let m = block.len() / d;
+        let len = m * d;
+        // A short last chunk still runs the workspace's full row count: pad with zeros, drop afterwards.
+        let mut host = block.to_vec();
+        host.resize(rows * d, 0.0);
+        b.upload_into(&host, b.view_mut(&mut x));
+        b.copy(b.view(&x), b.view_mut(&mut x0));
+        let times = |j: usize| vec![config.direction.node(j, k) as f32; rows];
+        for j in 0..k {
+            b.copy(b.view(&x), b.view_mut(&mut prev));
+            b.upload_into(&times(j), b.view_mut(&mut t));
+            net::forward(b, mlp, params, &x, &t, &mut ws);
+            if config.solver == Solver::Heun && j + 1 < k {
+                b.copy(b.view(ws.output()), b.view_mut(&mut v1));
+                b.euler_to(delta as f32, b.view(&x), b.view(&v1), b.view_mut(&mut tilde));
+                b.upload_into(&times(j + 1), b.view_mut(&mut t));
+                net::forward(b, mlp, params, &tilde, &t, &mut ws);
+                b.heun(delta as f32, b.view(&v1), b.view(ws.output()), b.view_mut(&mut x));
+            } else {
+                b.euler(delta as f32, b.view(ws.output()), b.view_mut(&mut x));
+            }
+            if config.noise > 0.0 {
+                let stream = rng::stream(rng::Purpose::Sampler, j as u64);
+                b.fill_normal(config.seed, stream, (c * rows * d) as u64, b.view_mut(&mut noise));
+                b.euler(config.noise * (delta.abs() as f32).sqrt(), b.view(&noise), b.view_mut(&mut x));
+            }
+            // Δ_j / δ, in `tilde` (free again): sum of squares over the real rows.
+            b.euler_to(-1.0, b.view(&x), b.view(&prev), b.view_mut(&mut tilde));
+            speed_sq += b.sum_squares(b.slice(&tilde, 0..len)) / (delta * delta);
+        }
+        b.euler_to(-1.0, b.view(&x), b.view(&x0), b.view_mut(&mut tilde));
+        chord_sq += b.sum_squares(b.slice(&tilde, 0..len));
+        out.extend_from_slice(&b.download(b.slice(&x, 0..len)));
+    }
+    let straightness = (speed_sq / k as f64 - chord_sq) / n as f64;
+    Ok(Sampled { x: out, nfe: config.nfe(), straightness })
+}
+
+/// n samples from N(0, I) noise (seeded, `Purpose::Sampler` streams after the solver's), integrated forward.
+pub fn generate<B: Backend>(
+    b: &B,
+    mlp: &Mlp,
+    params: &B::Buf,
+    n: usize,
+    seed: u64,
+    solver: Solver,
+    steps: usize,
+) -> Result<Sampled, TrainError> {
+    let mut z = vec![0.0f32; n * mlp.config().dim];
+    super::pairs::fill_normal(seed, rng::stream(rng::Purpose::Sampler, NOISE_STREAM), &mut z);
+    integrate(b, mlp, params, &z, &SamplerConfig::new(solver, steps, Direction::Forward))
+}
+
+/// Stream index of [`generate`]'s starting noise, above any step index.
+const NOISE_STREAM: u64 = 1 << 40;
