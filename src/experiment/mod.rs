@@ -9,5 +9,6 @@ pub mod flow;
 pub mod gaussian;
 pub mod input;
 pub mod reflow;
+pub mod train;
 
 pub use error::ConfigError;

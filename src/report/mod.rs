@@ -2,6 +2,7 @@
 
 pub mod atomic;
 pub mod figures;
+pub mod grid;
 pub mod plot;
 pub mod records;
 pub mod rundir;

@@ -36,6 +36,7 @@ pub mod model;
 pub mod net;
 pub mod optim;
 pub mod pairs;
+pub mod persist;
 pub mod rng;
 pub mod sampler;
 pub mod trainer;

@@ -1,0 +1,320 @@
+//! The `train` experiment: flow matching of the velocity MLP on a dataset, with logging and checkpoints.
+//!
+//! Parameters (flags or TOML) are validated into a [`TrainRunConfig`]; [`train`] runs the loop and hands
+//! every logged step and every checkpoint to a [`TrainObserver`], which does the I/O (the run directory
+//! lives in `report::train_run`). The loop itself is `train::Trainer::step`, one fixed op sequence.
+
+use super::{input, ConfigError};
+use crate::data::{self, Dataset, Split};
+use crate::theory::Covariance;
+use crate::train::{Backend, IndependentPairs, MlpConfig, OptimConfig, TrainConfig, TrainError, TrainState, Trainer};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub const DEFAULT_STEPS: u64 = 2_000;
+pub const DEFAULT_HIDDEN: [usize; 2] = [1024, 1024];
+pub const DEFAULT_LOG_EVERY: u64 = 50;
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 500;
+pub const DEFAULT_SAMPLE_STEPS: usize = 50;
+pub const DEFAULT_GAUSSIAN_SPECTRUM: [f64; 2] = [4.0, 0.25];
+pub const DEFAULT_GAUSSIAN_IMAGES: usize = 10_000;
+pub const MAX_STEPS: u64 = 100_000_000;
+
+/// Raw parameters (flags or TOML, same names).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainParams {
+    /// fashion-mnist (embedded), idx, cifar10 or gaussian.
+    pub data: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub downsample: Option<bool>,
+    /// Use only the first N training rows (or draw N Gaussian vectors).
+    pub images: Option<usize>,
+    #[serde(default, deserialize_with = "input::one_or_many")]
+    pub spectrum: Option<Vec<f64>>,
+    pub steps: Option<u64>,
+    pub batch: Option<usize>,
+    pub hidden: Option<Vec<usize>>,
+    pub embed: Option<usize>,
+    pub lr: Option<f32>,
+    pub ema: Option<f32>,
+    /// Largest gradient norm; 0 turns clipping off.
+    pub clip: Option<f32>,
+    pub seed: Option<u64>,
+    pub device: Option<String>,
+    pub log_every: Option<u64>,
+    pub checkpoint_every: Option<u64>,
+    /// Euler steps of the samples drawn at the end.
+    pub sample_steps: Option<usize>,
+}
+
+impl TrainParams {
+    /// `self`, with every field that `over` sets replaced (command line over config file).
+    pub fn overridden_by(self, over: TrainParams) -> TrainParams {
+        TrainParams {
+            data: over.data.or(self.data),
+            data_dir: over.data_dir.or(self.data_dir),
+            downsample: over.downsample.or(self.downsample),
+            images: over.images.or(self.images),
+            spectrum: over.spectrum.or(self.spectrum),
+            steps: over.steps.or(self.steps),
+            batch: over.batch.or(self.batch),
+            hidden: over.hidden.or(self.hidden),
+            embed: over.embed.or(self.embed),
+            lr: over.lr.or(self.lr),
+            ema: over.ema.or(self.ema),
+            clip: over.clip.or(self.clip),
+            seed: over.seed.or(self.seed),
+            device: over.device.or(self.device),
+            log_every: over.log_every.or(self.log_every),
+            checkpoint_every: over.checkpoint_every.or(self.checkpoint_every),
+            sample_steps: over.sample_steps.or(self.sample_steps),
+        }
+    }
+
+    pub fn validate(&self) -> Result<TrainRunConfig, ConfigError> {
+        let data = match (self.data.as_deref().unwrap_or("fashion-mnist"), &self.data_dir) {
+            ("fashion-mnist", None) => DataChoice::Embedded,
+            ("idx", Some(dir)) => DataChoice::Idx(dir.clone()),
+            ("cifar10", Some(dir)) => DataChoice::Cifar10(dir.clone()),
+            ("gaussian", None) => {
+                let spectrum = self.spectrum.clone().unwrap_or_else(|| DEFAULT_GAUSSIAN_SPECTRUM.to_vec());
+                Covariance::from_spectrum(&spectrum)
+                    .map_err(|source| ConfigError::Covariance { field: "spectrum", source })?;
+                DataChoice::Gaussian { spectrum }
+            }
+            ("idx" | "cifar10", None) => {
+                return Err(ConfigError::invalid(
+                    "data-dir",
+                    "nothing",
+                    "a directory of IDX files (--data idx) or CIFAR-10 binary batches (--data cifar10)",
+                ))
+            }
+            ("fashion-mnist" | "gaussian", Some(dir)) => {
+                return Err(ConfigError::invalid(
+                    "data-dir",
+                    dir.display(),
+                    "only with --data idx or --data cifar10 (fashion-mnist is embedded, gaussian is drawn)",
+                ))
+            }
+            (other, _) => return Err(ConfigError::invalid("data", other, "fashion-mnist, idx, cifar10 or gaussian")),
+        };
+        if self.spectrum.is_some() && !matches!(data, DataChoice::Gaussian { .. }) {
+            return Err(ConfigError::invalid("spectrum", "a spectrum", "only with --data gaussian"));
+        }
+        let downsample = self.downsample.unwrap_or(false);
+        if downsample && matches!(data, DataChoice::Gaussian { .. }) {
+            return Err(ConfigError::invalid("downsample", true, "only for image data"));
+        }
+        if let Some(0) = self.images {
+            return Err(ConfigError::invalid("images", 0, "≥ 1 (or leave it out to use the whole split)"));
+        }
+        let steps = self.steps.unwrap_or(DEFAULT_STEPS);
+        if !(1..=MAX_STEPS).contains(&steps) {
+            return Err(ConfigError::invalid("steps", steps, format!("1 to {MAX_STEPS}")));
+        }
+        let defaults = OptimConfig::default();
+        let optim = OptimConfig {
+            lr: self.lr.unwrap_or(defaults.lr),
+            ema_decay: self.ema.unwrap_or(defaults.ema_decay),
+            clip: match self.clip {
+                None => defaults.clip,
+                Some(c) if c == 0.0 => None,
+                Some(c) => Some(c),
+            },
+            ..defaults
+        };
+        let train = TrainConfig {
+            // The data dimension is known once the data is loaded: `dim` is set by `train`.
+            mlp: MlpConfig {
+                dim: 1,
+                hidden: self.hidden.clone().unwrap_or_else(|| DEFAULT_HIDDEN.to_vec()),
+                embed: self.embed.unwrap_or(MlpConfig::DEFAULT_EMBED),
+            },
+            optim,
+            batch: self.batch.unwrap_or(TrainConfig::DEFAULT_BATCH),
+            seed: self.seed.unwrap_or(0),
+        };
+        train.validate().map_err(train_error)?;
+        let device = match self.device.as_deref().unwrap_or("cpu") {
+            "cpu" => Device::Cpu,
+            "cuda" => {
+                return Err(ConfigError::invalid(
+                    "device",
+                    "cuda",
+                    "cpu (the CUDA backend is not built yet; it will mirror the CPU ops one by one)",
+                ))
+            }
+            other => return Err(ConfigError::invalid("device", other, "cpu or cuda")),
+        };
+        let every = |field: &'static str, value: Option<u64>, default: u64| match value.unwrap_or(default) {
+            0 => Err(ConfigError::invalid(field, 0, "≥ 1 steps")),
+            n => Ok(n),
+        };
+        let sample_steps = self.sample_steps.unwrap_or(DEFAULT_SAMPLE_STEPS);
+        if !(1..=crate::train::sampler::SamplerConfig::MAX_STEPS).contains(&sample_steps) {
+            return Err(ConfigError::invalid(
+                "sample-steps",
+                sample_steps,
+                format!("1 to {}", crate::train::sampler::SamplerConfig::MAX_STEPS),
+            ));
+        }
+        Ok(TrainRunConfig {
+            data,
+            downsample,
+            images: self.images,
+            train,
+            steps,
+            device,
+            log_every: every("log-every", self.log_every, DEFAULT_LOG_EVERY)?,
+            checkpoint_every: every("checkpoint-every", self.checkpoint_every, DEFAULT_CHECKPOINT_EVERY)?,
+            sample_steps,
+        })
+    }
+}
+
+/// A training error that is the user's to fix, as a config error named like the flag.
+fn train_error(e: TrainError) -> ConfigError {
+    match e {
+        TrainError::Invalid { field, value, allowed } => {
+            let field = match field {
+                "mlp.dim" => "dim",
+                "mlp.embed" => "embed",
+                "mlp.hidden" => "hidden",
+                "optim.lr" => "lr",
+                "optim.clip" => "clip",
+                "optim.ema_decay" => "ema",
+                other => other,
+            };
+            ConfigError::Invalid { field, value, allowed }
+        }
+        other => ConfigError::Invalid { field: "training", value: other.to_string(), allowed: String::new() },
+    }
+}
+
+/// Where the training images come from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataChoice {
+    /// The Fashion-MNIST subset compiled into the binary.
+    Embedded,
+    /// A directory of MNIST-format IDX files.
+    Idx(PathBuf),
+    /// A directory of CIFAR-10 binary batches.
+    Cifar10(PathBuf),
+    /// N(0, diag(spectrum)) vectors, the theory's oracle data.
+    Gaussian { spectrum: Vec<f64> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    Cpu,
+}
+
+/// A validated `train` run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrainRunConfig {
+    pub data: DataChoice,
+    pub downsample: bool,
+    pub images: Option<usize>,
+    #[serde(skip)]
+    pub train: TrainConfig,
+    /// Total optimiser steps (a resumed run continues up to this count).
+    pub steps: u64,
+    pub device: Device,
+    pub log_every: u64,
+    pub checkpoint_every: u64,
+    pub sample_steps: usize,
+}
+
+/// Load the training split the config names (first `images` rows if set, 2× down-sampled if asked).
+pub fn load_data(config: &TrainRunConfig) -> Result<Dataset, data::DataError> {
+    let full = match &config.data {
+        DataChoice::Embedded => data::embedded_fashion_mnist(Split::Train)?,
+        DataChoice::Idx(dir) => data::read_idx(dir, Split::Train)?,
+        DataChoice::Cifar10(dir) => data::read_cifar10(dir, Split::Train)?,
+        DataChoice::Gaussian { spectrum } => {
+            let cov = Covariance::from_spectrum(spectrum).expect("validated");
+            let n = config.images.unwrap_or(DEFAULT_GAUSSIAN_IMAGES);
+            return data::gaussian_vectors(n, &vec![0.0; spectrum.len()], &cov, config.train.seed);
+        }
+    };
+    let kept = match config.images {
+        Some(n) if n < full.len() => {
+            let (values, shape, labels, source) = full.into_parts();
+            let d = shape.dim();
+            Dataset::new(
+                values[..n * d].to_vec(),
+                shape,
+                labels.map(|l| l[..n].to_vec()),
+                format!("{source}, first {n} rows"),
+            )?
+        }
+        _ => full,
+    };
+    if config.downsample {
+        kept.downsample2()
+    } else {
+        Ok(kept)
+    }
+}
+
+/// One logged step. Field names are the `--format jsonl` contract.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct TrainRecord {
+    pub step: u64,
+    /// Mean batch loss over the steps since the previous record.
+    pub loss: f64,
+    /// Gradient norm (before clipping) of the last step.
+    pub grad_norm: f64,
+    /// Training images (pairs) per second since the previous record.
+    pub images_per_s: f64,
+    /// Wall-clock seconds since this process started training.
+    pub elapsed_s: f64,
+}
+
+/// What the training loop reports to; implemented by the run directory writer.
+pub trait TrainObserver {
+    type Error: From<TrainError>;
+    /// A logged step.
+    fn logged(&mut self, record: &TrainRecord) -> Result<(), Self::Error>;
+    /// A consistent training state to persist (every `checkpoint_every` steps and at the end).
+    fn checkpoint(&mut self, state: &TrainState) -> Result<(), Self::Error>;
+}
+
+/// Run the loop from the trainer's current step up to `config.steps`, logging every `log_every` steps and
+/// checkpointing every `checkpoint_every` steps and at the end. A non-finite loss or gradient stops it with
+/// the error; the last checkpoint written stays the last good state.
+pub fn train<B: Backend, O: TrainObserver>(
+    trainer: &mut Trainer<B>,
+    data: &Dataset,
+    config: &TrainRunConfig,
+    observer: &mut O,
+) -> Result<(), O::Error> {
+    let mut pairs = IndependentPairs::new(data.values(), data.dim(), config.train.seed)?;
+    let (start, mut window_loss, mut window_steps) = (Instant::now(), 0.0, 0u64);
+    let mut window_start = Instant::now();
+    while trainer.step_count() < config.steps {
+        let stats = trainer.step(&mut pairs)?;
+        window_loss += stats.loss;
+        window_steps += 1;
+        let step = trainer.step_count();
+        if step.is_multiple_of(config.log_every) || step == config.steps {
+            let seconds = window_start.elapsed().as_secs_f64();
+            observer.logged(&TrainRecord {
+                step,
+                loss: window_loss / window_steps as f64,
+                grad_norm: stats.grad_norm,
+                images_per_s: (window_steps as f64 * config.train.batch as f64) / seconds.max(1e-9),
+                elapsed_s: start.elapsed().as_secs_f64(),
+            })?;
+            (window_loss, window_steps, window_start) = (0.0, 0, Instant::now());
+        }
+        if step.is_multiple_of(config.checkpoint_every) || step == config.steps {
+            observer.checkpoint(&trainer.state())?;
+        }
+    }
+    Ok(())
+}
