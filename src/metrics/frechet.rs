@@ -86,7 +86,10 @@ impl FrechetReference {
     }
 }
 
-/// Fréchet distance between `N(μ₁, Σ₁)` and `N(μ₂, Σ₂)` (see the module formula and numerics).
+/// Fréchet distance between `N(μ₁, Σ₁)` and `N(μ₂, Σ₂)` (numerics in the module documentation).
+///
+/// # Formula
+/// `‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 Σ_j √max(ν_j, 0)`, `ν = eig(Σ₁^{1/2} Σ₂ Σ₁^{1/2})`.
 pub fn frechet_distance(
     mean1: &DVector<f64>,
     cov1: &DMatrix<f64>,
