@@ -7,6 +7,8 @@
 //! - [`checkpoint`]: safetensors checkpoints (named f32 tensors + metadata), written atomically.
 //! - [`experiment`]: validated run configurations and the sweeps that tie theory and simulation together.
 //! - [`report`]: records (CSV, JSON, JSON lines), plots and the run directory.
+//! - [`metrics`]: collapse metrics per generation (moments, Fréchet distance in a named feature space,
+//!   k-NN precision/recall, straightness) on f32 sample matrices.
 //! - [`linalg`]: the few dense kernels the simulation needs (matrix products via `gemm`).
 //! - [`train`]: flow-matching training of an MLP velocity field on a `Backend` (CPU reference).
 
@@ -14,6 +16,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod experiment;
 pub mod linalg;
+pub mod metrics;
 pub mod report;
 pub mod sim;
 pub mod theory;

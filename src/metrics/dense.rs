@@ -1,0 +1,164 @@
+//! The dense products the metrics need, through the `gemm` crate (pure Rust, run-time CPU dispatch).
+//!
+//! Each `gemm` call is single-threaded; parallelism is over fixed blocks of output rows, so an entry's
+//! reduction order is set by the block layout alone and never by the number of threads.
+
+use gemm::{gemm, Parallelism};
+use rayon::prelude::*;
+
+/// Output rows per task in [`gram`]: small enough to balance the triangular work over two or more threads.
+const GRAM_BLOCK: usize = 32;
+
+/// `XᵀX` (`d × d`, row-major) of a row-major `n × d` matrix, exactly symmetric.
+///
+/// Only the upper triangle is multiplied (row block `[i0, i1)` against columns `[i0, d)`); the lower
+/// triangle is then copied from it.
+pub(crate) fn gram(x: &[f64], n: usize, d: usize) -> Vec<f64> {
+    assert!(n > 0 && d > 0 && x.len() == n * d, "X must be n × d");
+    let mut out = vec![0.0; d * d];
+    out.par_chunks_mut(GRAM_BLOCK * d).enumerate().for_each(|(b, chunk)| {
+        let i0 = b * GRAM_BLOCK;
+        let rows = chunk.len() / d;
+        // SAFETY: lhs reads X[l, i0 + i] for l < n, i < rows; rhs reads X[l, i0 + j] for j < d − i0; dst writes
+        // chunk[r·d + i0 + c] for r < rows, c < d − i0: all inside the asserted lengths.
+        unsafe {
+            gemm(
+                rows,
+                d - i0,
+                n,
+                chunk.as_mut_ptr().add(i0),
+                1,
+                d as isize,
+                false,
+                x.as_ptr().add(i0),
+                d as isize,
+                1,
+                x.as_ptr().add(i0),
+                1,
+                d as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                Parallelism::None,
+            );
+        }
+    });
+    for i in 0..d {
+        for j in 0..i {
+            out[i * d + j] = out[j * d + i];
+        }
+    }
+    out
+}
+
+/// `out = A W` for row-major `A` (`m × d`) and `W` (`d × k`); `out` is `m × k`. Single-threaded.
+pub(crate) fn matmul_f64(a: &[f64], w: &[f64], m: usize, d: usize, k: usize, out: &mut [f64]) {
+    assert!(a.len() == m * d && w.len() == d * k && out.len() == m * k, "shapes must be m × d, d × k, m × k");
+    if m == 0 {
+        return;
+    }
+    // SAFETY: the assert bounds every index the strides reach.
+    unsafe {
+        gemm(
+            m,
+            k,
+            d,
+            out.as_mut_ptr(),
+            1,
+            k as isize,
+            false,
+            a.as_ptr(),
+            1,
+            d as isize,
+            w.as_ptr(),
+            1,
+            k as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
+    }
+}
+
+/// `out = A Bᵀ` for row-major `A` (`m × d`) and `B` (`n × d`); `out` is `m × n`. Single-threaded.
+pub(crate) fn dots_f32(a: &[f32], b: &[f32], m: usize, n: usize, d: usize, out: &mut [f32]) {
+    assert!(a.len() == m * d && b.len() == n * d && out.len() == m * n, "shapes must be m × d, n × d, m × n");
+    if m == 0 || n == 0 {
+        return;
+    }
+    // Bᵀ[l, j] = B[j, l]: column stride d, row stride 1.
+    // SAFETY: the assert bounds every index the strides reach.
+    unsafe {
+        gemm(
+            m,
+            n,
+            d,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            d as isize,
+            b.as_ptr(),
+            d as isize,
+            1,
+            0.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(len: usize, salt: f64) -> Vec<f64> {
+        (0..len).map(|i| ((i as f64 + salt) * 0.7381).sin()).collect()
+    }
+
+    #[test]
+    fn products_match_the_definition() {
+        // d = 70 spans three Gram row blocks, the last one partial.
+        let (n, d, k) = (23, 70, 5);
+        let x = data(n * d, 0.3);
+        let g = gram(&x, n, d);
+        for i in 0..d {
+            for j in 0..d {
+                let expect: f64 = (0..n).map(|l| x[l * d + i] * x[l * d + j]).sum();
+                assert!((g[i * d + j] - expect).abs() < 1e-12, "({i}, {j})");
+                assert_eq!(g[i * d + j], g[j * d + i]);
+            }
+        }
+
+        let w = data(d * k, 1.7);
+        let mut out = vec![0.0; n * k];
+        matmul_f64(&x, &w, n, d, k, &mut out);
+        for i in 0..n {
+            for j in 0..k {
+                let expect: f64 = (0..d).map(|l| x[i * d + l] * w[l * k + j]).sum();
+                assert!((out[i * k + j] - expect).abs() < 1e-12);
+            }
+        }
+
+        let a: Vec<f32> = data(n * d, 0.9).iter().map(|&v| v as f32).collect();
+        let b: Vec<f32> = data(k * d, 2.1).iter().map(|&v| v as f32).collect();
+        let mut out = vec![0.0f32; n * k];
+        dots_f32(&a, &b, n, k, d, &mut out);
+        for i in 0..n {
+            for j in 0..k {
+                let expect: f64 = (0..d).map(|l| a[i * d + l] as f64 * b[j * d + l] as f64).sum();
+                assert!((out[i * k + j] as f64 - expect).abs() < 1e-4);
+            }
+        }
+    }
+}
