@@ -26,7 +26,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn invalid(field: &'static str, value: impl ToString, allowed: impl ToString) -> Self {
+    pub fn invalid(field: &'static str, value: impl ToString, allowed: impl ToString) -> Self {
         ConfigError::Invalid { field, value: value.to_string(), allowed: allowed.to_string() }
     }
 }

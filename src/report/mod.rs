@@ -7,3 +7,4 @@ pub mod plot;
 pub mod records;
 pub mod rundir;
 pub mod runs;
+pub mod train_run;

@@ -44,13 +44,14 @@ pub fn mlp_config(checkpoint: &Checkpoint, file: &str) -> Result<MlpConfig, Chec
         return Err(CheckpointError::Metadata { file: file.into(), key: "format".into(), expected: FORMAT.into() });
     }
     let hidden: String = checkpoint.meta("mlp.hidden", "a comma list of widths", file)?;
-    let hidden = if hidden.is_empty() {
-        Vec::new()
-    } else {
-        hidden.split(',').map(str::parse).collect::<Result<Vec<usize>, _>>().map_err(|_| {
-            CheckpointError::Metadata { file: file.into(), key: "mlp.hidden".into(), expected: "widths".into() }
-        })?
-    };
+    let hidden =
+        if hidden.is_empty() {
+            Vec::new()
+        } else {
+            hidden.split(',').map(str::parse).collect::<Result<Vec<usize>, _>>().map_err(|_| {
+                CheckpointError::Metadata { file: file.into(), key: "mlp.hidden".into(), expected: "widths".into() }
+            })?
+        };
     Ok(MlpConfig {
         dim: checkpoint.meta("mlp.dim", "an integer", file)?,
         hidden,

@@ -1,0 +1,5 @@
+//! The binary's command modules (the closed-form commands live in main.rs).
+
+pub mod train;
+
+pub(crate) use super::{failure, print_stdout, Failure, Format};

@@ -1,0 +1,319 @@
+//! `flowcollapse train`: flags → validated config → `experiment::train::train` into a run directory.
+
+use super::{failure, print_stdout, Failure, Format};
+use clap::Args;
+use flowcollapse::data::{Dataset, Shape};
+use flowcollapse::experiment::train::{self as run, TrainParams, TrainRecord, TrainRunConfig};
+use flowcollapse::experiment::{input, ConfigError};
+use flowcollapse::report::grid::write_grid;
+use flowcollapse::report::rundir::utc_stamp;
+use flowcollapse::report::train_run::{TrainRun, TrainRunError, CHECKPOINT};
+use flowcollapse::train::sampler::{self, Solver};
+use flowcollapse::train::{persist, Backend, CpuBackend, Mlp, TrainError, Trainer};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// Samples drawn for the grid at the end of a run.
+const GRID_SAMPLES: usize = 64;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Training data: fashion-mnist (embedded subset), idx (MNIST-format files in --data-dir), cifar10
+    /// (binary batches in --data-dir) or gaussian (N(0, diag(--spectrum)) vectors) [default: fashion-mnist]
+    #[arg(long, value_parser = ["fashion-mnist", "idx", "cifar10", "gaussian"])]
+    data: Option<String>,
+    /// Directory of the idx or cifar10 files
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Halve the image size by 2×2 mean pooling (28×28 → 14×14) for fast runs
+    #[arg(long)]
+    downsample: bool,
+    /// Use only the first N training images (gaussian: draw N vectors) [default: all; gaussian 10000]
+    #[arg(long, value_name = "N")]
+    images: Option<usize>,
+    /// Eigenvalues of the gaussian data's covariance [default: 4,0.25]
+    #[arg(long, value_delimiter = ',', value_name = "λ1,λ2,…", allow_negative_numbers = true)]
+    spectrum: Option<Vec<f64>>,
+    /// Optimiser steps in all (a resumed run continues up to this count) [default: 2000]
+    #[arg(long, value_name = "S")]
+    steps: Option<u64>,
+    /// Pairs per step [default: 128]
+    #[arg(long, value_name = "B")]
+    batch: Option<usize>,
+    /// Hidden layer widths of the velocity MLP [default: 1024,1024]
+    #[arg(long, value_delimiter = ',', value_name = "W[,W…]")]
+    hidden: Option<Vec<usize>>,
+    /// Width of the sinusoidal time embedding, even [default: 16]
+    #[arg(long, value_name = "E")]
+    embed: Option<usize>,
+    /// Adam learning rate in (0, 1] [default: 5e-4]
+    #[arg(long)]
+    lr: Option<f32>,
+    /// EMA decay of the weights in [0, 1) [default: 0.999]
+    #[arg(long)]
+    ema: Option<f32>,
+    /// Largest global gradient norm; 0 turns clipping off [default: 1]
+    #[arg(long)]
+    clip: Option<f32>,
+    /// Seed of the initialisation, the batches and the noise [default: 0]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Backend [default: cpu]
+    #[arg(long, value_parser = ["cpu", "cuda"])]
+    device: Option<String>,
+    /// Log (and print) every L steps [default: 50]
+    #[arg(long, value_name = "L")]
+    log_every: Option<u64>,
+    /// Write the checkpoint every C steps (and at the end) [default: 500]
+    #[arg(long, value_name = "C")]
+    checkpoint_every: Option<u64>,
+    /// Euler steps of the sample grid drawn at the end [default: 50]
+    #[arg(long, value_name = "K")]
+    sample_steps: Option<usize>,
+    /// Continue the run in DIR from its checkpoint (only --steps may change)
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "out"])]
+    resume: Option<PathBuf>,
+    /// Settings from a TOML file, named like the flags with _ for -; flags override it
+    #[arg(long, value_name = "FILE.toml")]
+    config: Option<PathBuf>,
+    /// Run directory to create (must not exist, or be empty) [default: a fresh one under runs/]
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// What to print on stdout
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+}
+
+impl TrainArgs {
+    fn params(&self) -> TrainParams {
+        TrainParams {
+            data: self.data.clone(),
+            data_dir: self.data_dir.clone(),
+            downsample: self.downsample.then_some(true),
+            images: self.images,
+            spectrum: self.spectrum.clone(),
+            steps: self.steps,
+            batch: self.batch,
+            hidden: self.hidden.clone(),
+            embed: self.embed,
+            lr: self.lr,
+            ema: self.ema,
+            clip: self.clip,
+            seed: self.seed,
+            device: self.device.clone(),
+            log_every: self.log_every,
+            checkpoint_every: self.checkpoint_every,
+            sample_steps: self.sample_steps,
+        }
+    }
+}
+
+impl From<TrainRunError> for Failure {
+    fn from(e: TrainRunError) -> Self {
+        // A checkpoint that cannot be read back is the user's input (exit 2); the rest are failures.
+        let code = if matches!(e, TrainRunError::Checkpoint(_)) { 2 } else { 1 };
+        failure(code, e)
+    }
+}
+
+fn data_failure(e: flowcollapse::data::DataError) -> Failure {
+    failure(2, e)
+}
+
+/// Everything the loop needs, from fresh flags or from a run to resume.
+struct Prepared {
+    config: TrainRunConfig,
+    data: Dataset,
+    run: TrainRun,
+    trainer: Trainer<CpuBackend>,
+}
+
+pub fn run_train(args: &TrainArgs) -> Result<(), Failure> {
+    let jsonl = matches!(args.format, Format::Jsonl);
+    let Prepared { config, data, mut run, mut trainer } = match &args.resume {
+        Some(dir) => prepare_resume(args, dir, jsonl)?,
+        None => prepare_fresh(args, jsonl)?,
+    };
+    let outcome = run::train(&mut trainer, &data, &config, &mut run);
+    match outcome {
+        Ok(()) => {
+            let (mlp, ema) = (trainer.mlp().clone(), trainer.ema());
+            let shape = data.shape();
+            let dir = run.finish("complete", |dir| draw_grid(trainer.backend(), &mlp, ema, shape, &config, dir))?;
+            let checkpoint = dir.join(CHECKPOINT);
+            let last = run.records().last().cloned();
+            let text = if jsonl {
+                let done = json!({
+                    "step": trainer.step_count(),
+                    "loss": last.as_ref().map(|r| r.loss),
+                    "checkpoint": checkpoint,
+                    "run_dir": dir,
+                });
+                format!("{done}\n")
+            } else {
+                format!(
+                    "trained {} steps, last loss {:.5}; checkpoint {}\nrun directory: {}\n",
+                    trainer.step_count(),
+                    last.map(|r| r.loss).unwrap_or(f64::NAN),
+                    checkpoint.display(),
+                    dir.display()
+                )
+            };
+            print_stdout(&text)
+        }
+        Err(TrainRunError::Train(e @ TrainError::NonFinite { .. })) => {
+            let dir = run.finish("diverged", |_| Ok(()))?;
+            let step = run.manifest_mut().get("checkpoint_step").cloned().unwrap_or(json!(null));
+            Err(failure(
+                1,
+                format!(
+                    "training stopped: {e}. The last good state is {} (step {step}); lower --lr or keep --clip",
+                    dir.join(CHECKPOINT).display()
+                ),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn prepare_fresh(args: &TrainArgs, jsonl: bool) -> Result<Prepared, Failure> {
+    let file = match &args.config {
+        Some(path) => input::read_toml::<TrainParams>(path)?,
+        None => TrainParams::default(),
+    };
+    let params = file.overridden_by(args.params());
+    let mut config = params.validate()?;
+    let data = run::load_data(&config).map_err(data_failure)?;
+    config.train.mlp.dim = data.dim();
+    let mlp = Mlp::new(config.train.mlp.clone()).map_err(|e| failure(2, e))?;
+    let trainer = Trainer::new(CpuBackend::new(), config.train.clone()).map_err(|e| failure(2, e))?;
+    let dir = match &args.out {
+        Some(dir) => dir.clone(),
+        None => fresh_dir(Path::new("runs"), "train"),
+    };
+    let manifest = json!({
+        "command": "train",
+        "params": params,
+        "resolved": resolved(&config, &data),
+    });
+    let run = TrainRun::create(&dir, mlp, manifest, on_log(jsonl, config.steps, 0)).map_err(|e| match e {
+        TrainRunError::Io { .. } => failure(2, format!("invalid out: {e} (allowed: a new or empty directory)")),
+        other => other.into(),
+    })?;
+    Ok(Prepared { config, data, run, trainer })
+}
+
+fn prepare_resume(args: &TrainArgs, dir: &Path, jsonl: bool) -> Result<Prepared, Failure> {
+    let mut others = args.params();
+    others.steps = None;
+    if others != TrainParams::default() {
+        return Err(failure(
+            2,
+            "invalid resume: only --steps (and --format) may be given with --resume; the run's own settings are kept",
+        ));
+    }
+    let (manifest, checkpoint, records) = TrainRun::reopen(dir)?;
+    let stored: TrainParams = serde_json::from_value(manifest["params"].clone())
+        .map_err(|e| failure(2, format!("{}: params: {e}", dir.join("manifest.json").display())))?;
+    let params = stored.overridden_by(TrainParams { steps: args.steps, ..TrainParams::default() });
+    let mut config = params.validate()?;
+    let data = run::load_data(&config).map_err(data_failure)?;
+    config.train.mlp.dim = data.dim();
+    let file = dir.join(CHECKPOINT).display().to_string();
+    let stored_mlp = persist::mlp_config(&checkpoint, &file).map_err(|e| failure(2, e))?;
+    if stored_mlp != config.train.mlp {
+        return Err(failure(
+            2,
+            format!("{file}: network {stored_mlp:?} does not match the run's {:?}", config.train.mlp),
+        ));
+    }
+    let mlp = Mlp::new(config.train.mlp.clone()).map_err(|e| failure(2, e))?;
+    let state = persist::from_checkpoint(&checkpoint, &mlp, &file).map_err(|e| failure(2, e))?;
+    if state.step > config.steps {
+        return Err(ConfigError::invalid(
+            "steps",
+            config.steps,
+            format!("at least the checkpoint's step {} when resuming", state.step),
+        )
+        .into());
+    }
+    let mut trainer = Trainer::new(CpuBackend::new(), config.train.clone()).map_err(|e| failure(2, e))?;
+    trainer.set_state(&state).map_err(|e| failure(2, format!("{file}: {e}")))?;
+    let mut manifest = manifest;
+    manifest["params"] = json!(params);
+    manifest["resolved"] = resolved(&config, &data);
+    let run = TrainRun::resume(dir, mlp, manifest, records, on_log(jsonl, config.steps, state.step))?;
+    Ok(Prepared { config, data, run, trainer })
+}
+
+/// The resolved settings recorded in the manifest (and in each checkpoint's `config` metadata).
+fn resolved(config: &TrainRunConfig, data: &Dataset) -> serde_json::Value {
+    let t = &config.train;
+    json!({
+        "run": config,
+        "data_source": data.source(),
+        "data_shape": data.shape().to_string(),
+        "data_rows": data.len(),
+        "mlp": { "dim": t.mlp.dim, "hidden": t.mlp.hidden, "embed": t.mlp.embed },
+        "optim": {
+            "lr": t.optim.lr, "beta1": t.optim.beta1, "beta2": t.optim.beta2, "eps": t.optim.eps,
+            "clip": t.optim.clip, "ema_decay": t.optim.ema_decay,
+        },
+        "batch": t.batch,
+        "seed": t.seed,
+    })
+}
+
+/// A fresh `runs/<prefix>-<UTC>` directory name (with a counter if taken).
+pub fn fresh_dir(root: &Path, prefix: &str) -> PathBuf {
+    let stamp = utc_stamp(std::time::SystemTime::now());
+    let mut dir = root.join(format!("{prefix}-{stamp}"));
+    let mut counter = 2;
+    while dir.exists() {
+        dir = root.join(format!("{prefix}-{stamp}-{counter}"));
+        counter += 1;
+    }
+    dir
+}
+
+/// JSON lines on stdout, or a progress bar with loss and images/s on stderr.
+fn on_log(jsonl: bool, total: u64, start: u64) -> Box<dyn FnMut(&TrainRecord)> {
+    if jsonl {
+        return Box::new(|r: &TrainRecord| {
+            let _ = print_stdout(&format!("{}\n", serde_json::to_string(r).expect("records serialise")));
+        });
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]")
+            .expect("a valid template"),
+    );
+    bar.set_position(start);
+    Box::new(move |r: &TrainRecord| {
+        bar.set_position(r.step);
+        bar.set_message(format!("loss {:.5}  {:.0} images/s", r.loss, r.images_per_s));
+        if r.step >= total {
+            bar.finish();
+        }
+    })
+}
+
+/// The grid of EMA samples at the end of a run (image data only).
+fn draw_grid<B: Backend>(
+    backend: &B,
+    mlp: &Mlp,
+    ema: &B::Buf,
+    shape: Shape,
+    config: &TrainRunConfig,
+    dir: &Path,
+) -> Result<(), TrainRunError> {
+    if !matches!(shape, Shape::Image { .. }) {
+        return Ok(());
+    }
+    let sampled =
+        sampler::generate(backend, mlp, ema, GRID_SAMPLES, config.train.seed, Solver::Euler, config.sample_steps)?;
+    let scale = if shape.dim() <= 14 * 14 * 3 { 4 } else { 2 };
+    write_grid(&sampled.x, shape, GRID_SAMPLES, scale, &dir.join("samples.png"))
+        .map_err(|e| TrainRunError::Io { path: dir.join("samples.png"), message: e.to_string() })
+}
