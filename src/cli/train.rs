@@ -213,7 +213,8 @@ fn prepare_resume(args: &TrainArgs, dir: &Path, jsonl: bool) -> Result<Prepared,
             "invalid resume: only --steps (and --format) may be given with --resume; the run's own settings are kept",
         ));
     }
-    let (manifest, checkpoint, records) = TrainRun::reopen(dir)?;
+    // The directory to resume is the user's input: anything unreadable there is exit code 2.
+    let (manifest, checkpoint, records) = TrainRun::reopen(dir).map_err(|e| failure(2, e))?;
     let stored: TrainParams = serde_json::from_value(manifest["params"].clone())
         .map_err(|e| failure(2, format!("{}: params: {e}", dir.join("manifest.json").display())))?;
     let params = stored.overridden_by(TrainParams { steps: args.steps, ..TrainParams::default() });

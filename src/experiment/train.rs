@@ -31,7 +31,7 @@ pub struct TrainParams {
     pub downsample: Option<bool>,
     /// Use only the first N training rows (or draw N Gaussian vectors).
     pub images: Option<usize>,
-    #[serde(default, deserialize_with = "input::one_or_many")]
+    #[serde(default, deserialize_with = "input::one_or_many", skip_serializing_if = "Option::is_none")]
     pub spectrum: Option<Vec<f64>>,
     pub steps: Option<u64>,
     pub batch: Option<usize>,
