@@ -120,7 +120,7 @@ impl TrainParams {
             ema_decay: self.ema.unwrap_or(defaults.ema_decay),
             clip: match self.clip {
                 None => defaults.clip,
-                Some(c) if c == 0.0 => None,
+                Some(0.0) => None,
                 Some(c) => Some(c),
             },
             ..defaults
