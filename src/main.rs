@@ -86,6 +86,22 @@ enum Command {
         flowcollapse train --resume runs/train-20261125T120000Z --steps 40000\n  \
         flowcollapse train --data gaussian --spectrum 4,0.25 --hidden 64 --format jsonl | jq .loss")]
     Train(Box<cli::train::TrainArgs>),
+    /// Draw samples from a trained run's checkpoint: samples.safetensors (n × shape), a PNG grid, NFE and
+    /// straightness.
+    #[command(
+        after_help = "Example:\n  flowcollapse sample --run runs/train-20261125T120000Z --samples 100 --euler-steps 8"
+    )]
+    Sample(Box<cli::evaluate::SampleArgs>),
+    /// Evaluate a trained run's samples against held-out real data, for several solver step counts.
+    ///
+    /// Per K: total variance ratio, the Fréchet distance in the real pixels' PCA space (FD-pixelPCA; not an
+    /// FID), k-NN precision and recall, NFE and straightness. The reference is the test split of the run's
+    /// data, transformed like the training data. Writes records and the figures few_step_quality and
+    /// few_step_fd.
+    #[command(
+        after_help = "Example:\n  flowcollapse eval --run runs/train-20261125T120000Z --euler-steps 1,4,16,64 --format jsonl"
+    )]
+    Eval(Box<cli::evaluate::EvalArgs>),
 }
 
 /// The training-data strategy of a self-consuming loop, and its real fraction.
@@ -105,7 +121,7 @@ struct StrategyArgs {
 
 /// What every command shares: where settings come from, where results go, what stdout shows.
 #[derive(Args)]
-struct RunArgs {
+pub(crate) struct RunArgs {
     /// Settings from a TOML file, named like the flags with _ for - (e.g. s = [0.1, 0.2]); flags override it
     #[arg(long, value_name = "FILE.toml")]
     config: Option<PathBuf>,
@@ -331,6 +347,8 @@ fn main() -> ExitCode {
         Command::Gaussian(args) => run_gaussian(&args),
         Command::Reflow(args) => run_reflow(&args),
         Command::Train(args) => cli::train::run_train(&args),
+        Command::Sample(args) => cli::evaluate::run_sample(&args),
+        Command::Eval(args) => cli::evaluate::run_eval(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

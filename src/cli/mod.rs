@@ -1,5 +1,6 @@
 //! The binary's command modules (the closed-form commands live in main.rs).
 
+pub mod evaluate;
 pub mod train;
 
-pub(crate) use super::{failure, print_stdout, Failure, Format};
+pub(crate) use super::{failure, print_stdout, Failure, Format, RunArgs};

@@ -70,32 +70,39 @@ pub fn covariance(spectrum: Option<&[f64]>, cov: Option<&Path>, default: &[f64])
     }
 }
 
-/// A number or a list of numbers (`s = 0.1` and `s = [0.1, 0.2]` both read).
+/// A number or a list of numbers (`s = 0.1` and `s = [0.1, 0.2]` both read); JSON `null` reads as absent
+/// (manifests record unset parameters that way).
 pub(crate) fn one_or_many<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<f64>>, D::Error> {
     struct Numbers;
     impl<'de> serde::de::Visitor<'de> for Numbers {
-        type Value = Vec<f64>;
+        type Value = Option<Vec<f64>>;
         fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
             f.write_str("a number or a list of numbers")
         }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
         fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-            Ok(vec![v])
+            Ok(Some(vec![v]))
         }
         fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(vec![v as f64])
+            Ok(Some(vec![v as f64]))
         }
         fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(vec![v as f64])
+            Ok(Some(vec![v as f64]))
         }
         fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut values = Vec::new();
             while let Some(v) = seq.next_element::<f64>()? {
                 values.push(v);
             }
-            Ok(values)
+            Ok(Some(values))
         }
     }
-    deserializer.deserialize_any(Numbers).map(Some)
+    deserializer.deserialize_any(Numbers)
 }
 
 /// The strategies of a sweep from `--strategy`, `--alpha` (a list sweeps) and `--fresh-real`. `--alpha`

@@ -5,6 +5,7 @@
 
 pub mod dae;
 mod error;
+pub mod eval;
 pub mod flow;
 pub mod gaussian;
 pub mod input;

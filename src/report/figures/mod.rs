@@ -2,6 +2,7 @@
 //! measured. One module per experiment.
 
 pub mod dae;
+pub mod eval;
 pub mod flow;
 pub mod gaussian;
 pub mod reflow;

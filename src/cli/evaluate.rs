@@ -1,0 +1,258 @@
+//! `flowcollapse sample` and `flowcollapse eval`: a trained run's checkpoint in, samples and metrics out.
+
+use super::{failure, Failure, RunArgs};
+use clap::{Args, ValueEnum};
+use flowcollapse::checkpoint::{Checkpoint, Tensor};
+use flowcollapse::data::Shape;
+use flowcollapse::experiment::eval::{load_reference, EvalRecord, Reference};
+use flowcollapse::experiment::train::{TrainParams, TrainRunConfig};
+use flowcollapse::metrics::PrecisionRecallParams;
+use flowcollapse::report::figures::eval as figures;
+use flowcollapse::report::grid::write_grid;
+use flowcollapse::report::runs::write_outputs;
+use flowcollapse::report::train_run::CHECKPOINT;
+use flowcollapse::train::sampler::{self, Solver};
+use flowcollapse::train::{persist, Backend, CpuBackend, Mlp};
+use serde::Serialize;
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Weights {
+    /// The exponential moving average of the weights (what one samples with).
+    #[default]
+    Ema,
+    /// The raw optimiser weights.
+    Params,
+}
+
+impl Weights {
+    fn group(self) -> &'static str {
+        match self {
+            Weights::Ema => "ema",
+            Weights::Params => "params",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum SolverArg {
+    #[default]
+    Euler,
+    Heun,
+}
+
+impl SolverArg {
+    fn solver(self) -> Solver {
+        match self {
+            SolverArg::Euler => Solver::Euler,
+            SolverArg::Heun => Solver::Heun,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            SolverArg::Euler => "euler",
+            SolverArg::Heun => "heun",
+        }
+    }
+}
+
+/// Which trained model: a training run directory and, optionally, another checkpoint of it.
+#[derive(Args)]
+pub struct ModelArgs {
+    /// Training run directory (its manifest says what data the model was trained on)
+    #[arg(long, value_name = "DIR")]
+    run: PathBuf,
+    /// Checkpoint to load [default: DIR/checkpoint.safetensors]
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// Which weights to sample with
+    #[arg(long, value_enum, default_value_t)]
+    weights: Weights,
+    /// Solver
+    #[arg(long, value_enum, default_value_t)]
+    solver: SolverArg,
+    /// Seed of the starting noise [default: 0]
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// A loaded model and the run it belongs to.
+struct Model {
+    config: TrainRunConfig,
+    mlp: Mlp,
+    params: Vec<f32>,
+    checkpoint: PathBuf,
+    step: u64,
+}
+
+fn load_model(args: &ModelArgs) -> Result<Model, Failure> {
+    let manifest_path = args.run.join("manifest.json");
+    let text = std::fs::read(&manifest_path).map_err(|e| failure(2, format!("{}: {e}", manifest_path.display())))?;
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| failure(2, format!("{}: {e}", manifest_path.display())))?;
+    let params: TrainParams = serde_json::from_value(manifest["params"].clone())
+        .map_err(|e| failure(2, format!("{}: params: {e}", manifest_path.display())))?;
+    let mut config = params.validate()?;
+    let path = args.checkpoint.clone().unwrap_or_else(|| args.run.join(CHECKPOINT));
+    let file = path.display().to_string();
+    let checkpoint = Checkpoint::load(&path).map_err(|e| failure(2, e))?;
+    config.train.mlp = persist::mlp_config(&checkpoint, &file).map_err(|e| failure(2, e))?;
+    let mlp = Mlp::new(config.train.mlp.clone()).map_err(|e| failure(2, format!("{file}: {e}")))?;
+    let params = persist::flat_group(&checkpoint, &mlp, args.weights.group(), &file).map_err(|e| failure(2, e))?;
+    let step = checkpoint.meta("step", "an integer", &file).map_err(|e| failure(2, e))?;
+    Ok(Model { config, mlp, params, checkpoint: path, step })
+}
+
+fn check_range(field: &'static str, value: usize, lo: usize, hi: usize) -> Result<(), Failure> {
+    if (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(failure(2, format!("invalid {field} = {value}: allowed {lo} to {hi}")))
+    }
+}
+
+/// The data shape a model generates (from the run's data, after down-sampling).
+fn shape_of(model: &Model) -> Result<Shape, Failure> {
+    let reference = load_reference(&model.config, 1).map_err(|e| failure(2, e))?;
+    Ok(reference.shape())
+}
+
+#[derive(Args)]
+pub struct SampleArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Number of samples [default: 64]
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    samples: usize,
+    /// Solver steps K [default: 50]
+    #[arg(long, value_name = "K", default_value_t = 50)]
+    euler_steps: usize,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// What `sample` reports.
+#[derive(Serialize)]
+struct SampleRecord {
+    samples: usize,
+    solver: &'static str,
+    euler_steps: usize,
+    nfe: usize,
+    straightness: f64,
+    checkpoint_step: u64,
+}
+
+pub fn run_sample(args: &SampleArgs) -> Result<(), Failure> {
+    check_range("samples", args.samples, 1, 1_000_000)?;
+    check_range("euler-steps", args.euler_steps, 1, sampler::SamplerConfig::MAX_STEPS)?;
+    let model = load_model(&args.model)?;
+    let shape = shape_of(&model)?;
+    let run = args.run.stage("sample")?;
+    let b = CpuBackend::new();
+    let params = b.upload(&model.params);
+    let solver = args.model.solver;
+    let sampled =
+        sampler::generate(&b, &model.mlp, &params, args.samples, args.model.seed, solver.solver(), args.euler_steps)
+            .map_err(|e| failure(2, e))?;
+    let mut dims = vec![args.samples];
+    match shape {
+        Shape::Image { channels, height, width } => dims.extend([channels, height, width]),
+        Shape::Vector { dim } => dims.push(dim),
+    }
+    let tensors = Checkpoint {
+        tensors: vec![Tensor::new("samples", dims, sampled.x.clone())],
+        metadata: vec![("checkpoint".into(), model.checkpoint.display().to_string())],
+    };
+    run.write("samples.safetensors", &tensors.to_bytes()).map_err(|e| failure(1, e))?;
+    if matches!(shape, Shape::Image { .. }) {
+        write_grid(&sampled.x, shape, args.samples.min(256), 2, &run.path().join("samples.png"))
+            .map_err(|e| failure(1, e))?;
+    }
+    let record = SampleRecord {
+        samples: args.samples,
+        solver: solver.name(),
+        euler_steps: args.euler_steps,
+        nfe: sampled.nfe,
+        straightness: sampled.straightness,
+        checkpoint_step: model.step,
+    };
+    let manifest = json!({ "command": "sample", "run": args.model.run, "checkpoint": model.checkpoint });
+    write_outputs(&run, std::slice::from_ref(&record), &[], manifest).map_err(|e| failure(1, e))?;
+    args.run.finish(run, &[record], |dir| format!("wrote {} samples\nrun directory: {}\n", args.samples, dir.display()))
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Generated samples per setting (and held-out real samples) [default: 2000]
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    samples: usize,
+    /// Solver step counts K to evaluate; a list shows the few-step blur [default: 1,2,4,8,16,50]
+    #[arg(long, value_delimiter = ',', value_name = "K[,K…]", default_value = "1,2,4,8,16,50")]
+    euler_steps: Vec<usize>,
+    /// Principal components of the FD-pixelPCA feature space (at most the data dimension) [default: 64]
+    #[arg(long, value_name = "C", default_value_t = 64)]
+    components: usize,
+    /// Neighbour rank k of the precision/recall manifolds [default: 3]
+    #[arg(long, value_name = "k", default_value_t = 3)]
+    knn: usize,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+pub fn run_eval(args: &EvalArgs) -> Result<(), Failure> {
+    check_range("samples", args.samples, 10, 100_000)?;
+    check_range("components", args.components, 1, 4096)?;
+    check_range("knn", args.knn, 1, 100)?;
+    for &k in &args.euler_steps {
+        check_range("euler-steps", k, 1, sampler::SamplerConfig::MAX_STEPS)?;
+    }
+    if args.knn >= args.samples {
+        return Err(failure(2, format!("invalid knn = {}: allowed below --samples ({})", args.knn, args.samples)));
+    }
+    let model = load_model(&args.model)?;
+    let real = load_reference(&model.config, args.samples).map_err(|e| failure(2, e))?;
+    let run = args.run.stage("eval")?;
+    let pr = PrecisionRecallParams { k: args.knn, ..PrecisionRecallParams::default() };
+    let reference = Reference::new(real, args.components, pr).map_err(|e| failure(1, e))?;
+    let b = CpuBackend::new();
+    let params = b.upload(&model.params);
+    let solver = args.model.solver;
+    let n = reference.data.len();
+    let mut records: Vec<EvalRecord> = Vec::new();
+    for &k in &args.euler_steps {
+        let sampled = sampler::generate(&b, &model.mlp, &params, n, args.model.seed, solver.solver(), k)
+            .map_err(|e| failure(1, e))?;
+        records.push(reference.evaluate(&sampled, k, solver.name()).map_err(|e| failure(1, e))?);
+    }
+    let charts = [
+        ("few_step_quality", figures::few_step_quality(&records, model.step)),
+        ("few_step_fd", figures::few_step_fd(&records, model.step)),
+    ];
+    let manifest = json!({
+        "command": "eval",
+        "run": args.model.run,
+        "checkpoint": model.checkpoint,
+        "checkpoint_step": model.step,
+        "reference": reference.data.source(),
+        "weights": args.model.weights.group(),
+        "seed": args.model.seed,
+    });
+    write_outputs(&run, &records, &charts, manifest).map_err(|e| failure(1, e))?;
+    args.run.finish(run, &records, |dir| {
+        use std::fmt::Write;
+        let mut out = String::from("    K   NFE  variance ratio  FD-pixelPCA  precision  recall  straightness\n");
+        for r in &records {
+            let _ = writeln!(
+                out,
+                "{:>5} {:>5}  {:>14.4}  {:>11.4}  {:>9.3}  {:>6.3}  {:>12.4}",
+                r.euler_steps, r.nfe, r.total_variance_ratio, r.fd, r.precision, r.recall, r.straightness
+            );
+        }
+        let _ = writeln!(out, "run directory: {}", dir.display());
+        out
+    })
+}
