@@ -47,5 +47,5 @@ pub use error::TrainError;
 pub use model::{Mlp, MlpConfig, TensorInfo};
 pub use net::Workspace;
 pub use optim::{OptimConfig, TrainConfig};
-pub use pairs::{IndependentPairs, PairSource};
+pub use pairs::{CoupledPairs, IndependentPairs, MixedPairs, PairSource};
 pub use trainer::{StepStats, TrainState, Trainer};

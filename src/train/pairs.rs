@@ -71,3 +71,101 @@ pub fn fill_normal(seed: u64, stream: u64, out: &mut [f32]) {
     const CHUNK: usize = 4096;
     out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| rng::normal_slice(key, (c * CHUNK) as u64, chunk));
 }
+
+/// A fixed set of coupled pairs (x0_i, x1_i): a model's own (noise, sample) pairs, or real images with the
+/// noise a reverse sampler inverted them to. Each step draws rows uniformly with replacement, keeping each
+/// pair together.
+///
+/// # Formula
+/// Row `b` of step s is pair `⌊bits(key, b)·n / 2⁶⁴⌋` with `key = stream_key(seed, stream(PairRows, s))`.
+pub struct CoupledPairs {
+    x0: Vec<f32>,
+    x1: Vec<f32>,
+    dim: usize,
+    seed: u64,
+}
+
+impl CoupledPairs {
+    /// `x0` and `x1` hold the same n ≥ 1 rows of `dim` values, row i of one paired with row i of the other.
+    pub fn new(x0: Vec<f32>, x1: Vec<f32>, dim: usize, seed: u64) -> Result<Self, TrainError> {
+        if dim == 0 || x0.is_empty() || x0.len() != x1.len() || !x0.len().is_multiple_of(dim) {
+            return Err(TrainError::invalid(
+                "coupled pairs",
+                format!("{} noise and {} data values", x0.len(), x1.len()),
+                format!("the same positive number of rows of {dim}"),
+            ));
+        }
+        Ok(CoupledPairs { x0, x1, dim, seed })
+    }
+
+    /// Number of pairs n.
+    pub fn rows(&self) -> usize {
+        self.x0.len() / self.dim
+    }
+}
+
+impl PairSource for CoupledPairs {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn fill(&mut self, step: u64, x0: &mut [f32], x1: &mut [f32]) {
+        let d = self.dim;
+        let key = rng::stream_key(self.seed, rng::stream(rng::Purpose::PairRows, step));
+        let n = self.rows() as u64;
+        for (b, (r0, r1)) in x0.chunks_mut(d).zip(x1.chunks_mut(d)).enumerate() {
+            let r = rng::index_below(rng::bits(key, b as u64), n) as usize;
+            r0.copy_from_slice(&self.x0[r * d..(r + 1) * d]);
+            r1.copy_from_slice(&self.x1[r * d..(r + 1) * d]);
+        }
+    }
+}
+
+/// Two sources mixed by count in every batch, as RA/RCA reflow mixes real and synthetic pairs: the first
+/// `⌊αB⌋` rows of each batch come from `real`, the other `B − ⌊αB⌋` from `synthetic`.
+pub struct MixedPairs<R: PairSource, S: PairSource> {
+    real: R,
+    synthetic: S,
+    alpha: f64,
+}
+
+impl<R: PairSource, S: PairSource> MixedPairs<R, S> {
+    /// α ∈ [0, 1] is the real fraction of each batch; both sources must have the same dimension.
+    pub fn new(real: R, synthetic: S, alpha: f64) -> Result<Self, TrainError> {
+        if !(0.0..=1.0).contains(&alpha) {
+            return Err(TrainError::invalid("alpha", alpha, "[0, 1]"));
+        }
+        if real.dim() != synthetic.dim() {
+            return Err(TrainError::invalid(
+                "pair source dimension",
+                real.dim(),
+                format!("the synthetic pairs' {}", synthetic.dim()),
+            ));
+        }
+        Ok(MixedPairs { real, synthetic, alpha })
+    }
+
+    /// Real rows in a batch of `batch`: `⌊α·batch⌋`.
+    pub fn real_rows(&self, batch: usize) -> usize {
+        (self.alpha * batch as f64).floor() as usize
+    }
+}
+
+impl<R: PairSource, S: PairSource> PairSource for MixedPairs<R, S> {
+    fn dim(&self) -> usize {
+        self.real.dim()
+    }
+
+    fn fill(&mut self, step: u64, x0: &mut [f32], x1: &mut [f32]) {
+        let d = self.dim();
+        let split = self.real_rows(x0.len() / d) * d;
+        let (real0, synth0) = x0.split_at_mut(split);
+        let (real1, synth1) = x1.split_at_mut(split);
+        if split > 0 {
+            self.real.fill(step, real0, real1);
+        }
+        if !synth0.is_empty() {
+            self.synthetic.fill(step, synth0, synth1);
+        }
+    }
+}
