@@ -94,7 +94,12 @@ fn sample_and_eval_equal_the_library_and_beat_noise() {
         assert_eq!(r["fd_metric"], "FD-pixelPCA");
         assert_eq!(r["fd"].as_f64().unwrap(), fd.evaluate(generated).unwrap().value);
         let pr = manifold.evaluate(generated).unwrap();
+        let spectrum = flowcollapse::metrics::Moments::from_samples(generated).unwrap().spectrum().unwrap();
+        assert_eq!(r["top_eigenvalue"].as_f64().unwrap(), spectrum[0]);
         assert_eq!((r["precision"].as_f64().unwrap(), r["recall"].as_f64().unwrap()), (pr.precision, pr.recall));
+    }
+    for name in ["few_step_quality.png", "few_step_fd.svg", "spectrum.png", "pixel_variance.png"] {
+        assert!(tmp.path().join("e").join(name).is_file(), "{name}");
     }
     // Pure noise N(0, I), the K = 0 "sampler", is far worse than the trained model's samples.
     let mut noise = vec![0.0f32; 400 * 196];

@@ -183,6 +183,31 @@ pub fn run_sample(args: &SampleArgs) -> Result<(), Failure> {
     args.run.finish(run, &[record], |dir| format!("wrote {} samples\nrun directory: {}\n", args.samples, dir.display()))
 }
 
+/// Eigenvalues shown in the spectrum figure.
+const SPECTRUM_SHOWN: usize = 100;
+
+/// Per-pixel variance maps, real first then one per K, on a common grey scale (white = the largest variance).
+fn write_variance_maps(
+    reference: &Reference,
+    evaluations: &[flowcollapse::experiment::eval::Evaluation],
+    height: usize,
+    width: usize,
+    path: &std::path::Path,
+) -> Result<(), Failure> {
+    // One channel: average the channels' variances per pixel.
+    let plane = height * width;
+    let per_pixel = |v: &[f64]| -> Vec<f64> {
+        (0..plane).map(|p| v.iter().skip(p).step_by(plane).sum::<f64>() / (v.len() / plane) as f64).collect()
+    };
+    let maps: Vec<Vec<f64>> = std::iter::once(per_pixel(&reference.pixel_variance))
+        .chain(evaluations.iter().map(|e| per_pixel(&e.pixel_variance)))
+        .collect();
+    let top = maps.iter().flatten().fold(f64::MIN_POSITIVE, |a, &b| a.max(b));
+    let tiles: Vec<f32> = maps.iter().flatten().map(|&v| (2.0 * v / top - 1.0) as f32).collect();
+    let shape = Shape::Image { channels: 1, height, width };
+    write_grid(&tiles, shape, maps.len(), 4, path).map_err(|e| failure(1, e))
+}
+
 #[derive(Args)]
 pub struct EvalArgs {
     #[command(flatten)]
@@ -222,16 +247,21 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), Failure> {
     let params = b.upload(&model.params);
     let solver = args.model.solver;
     let n = reference.data.len();
-    let mut records: Vec<EvalRecord> = Vec::new();
+    let mut evaluations = Vec::new();
     for &k in &args.euler_steps {
         let sampled = sampler::generate(&b, &model.mlp, &params, n, args.model.seed, solver.solver(), k)
             .map_err(|e| failure(1, e))?;
-        records.push(reference.evaluate(&sampled, k, solver.name()).map_err(|e| failure(1, e))?);
+        evaluations.push(reference.evaluate(&sampled, k, solver.name()).map_err(|e| failure(1, e))?);
     }
+    let records: Vec<EvalRecord> = evaluations.iter().map(|e| e.record.clone()).collect();
     let charts = [
         ("few_step_quality", figures::few_step_quality(&records, model.step)),
         ("few_step_fd", figures::few_step_fd(&records, model.step)),
+        ("spectrum", figures::spectrum(&reference, &evaluations, model.step, SPECTRUM_SHOWN)),
     ];
+    if let Shape::Image { height, width, .. } = reference.data.shape() {
+        write_variance_maps(&reference, &evaluations, height, width, &run.path().join("pixel_variance.png"))?;
+    }
     let manifest = json!({
         "command": "eval",
         "run": args.model.run,

@@ -45,6 +45,10 @@ pub fn load_reference(config: &TrainRunConfig, limit: usize) -> Result<Dataset, 
 pub struct Reference {
     pub data: Dataset,
     pub total_variance: f64,
+    /// Per-pixel variance of the real samples.
+    pub pixel_variance: Vec<f64>,
+    /// Eigenvalues of the real sample covariance, largest first.
+    pub spectrum: Vec<f64>,
     fd: FeatureFrechet<PixelPca>,
     manifold: RealManifold,
 }
@@ -53,20 +57,29 @@ impl Reference {
     /// Prepare `data`: moments, a PCA with `components` directions (at most d), the k-NN radii.
     pub fn new(data: Dataset, components: usize, pr: PrecisionRecallParams) -> Result<Self, MetricsError> {
         let real = Samples::new("real samples", data.values(), data.len(), data.dim())?;
-        let total_variance = Moments::from_samples(real)?.total_variance();
+        let moments = Moments::from_samples(real)?;
         let fd = FeatureFrechet::pixel_pca(real, components.min(data.dim()))?;
         let manifold = RealManifold::fit(real, pr)?;
-        Ok(Reference { data, total_variance, fd, manifold })
+        Ok(Reference {
+            total_variance: moments.total_variance(),
+            pixel_variance: moments.pixel_variance(),
+            spectrum: moments.spectrum()?,
+            data,
+            fd,
+            manifold,
+        })
     }
 
-    /// Every metric of one generated set.
-    pub fn evaluate(&self, sampled: &Sampled, steps: usize, solver: &'static str) -> Result<EvalRecord, MetricsError> {
+    /// Every metric of one generated set, and its per-pixel variance and covariance spectrum.
+    pub fn evaluate(&self, sampled: &Sampled, steps: usize, solver: &'static str) -> Result<Evaluation, MetricsError> {
         let d = self.data.dim();
         let generated = Samples::new("generated samples", &sampled.x, sampled.x.len() / d, d)?;
-        let total_variance = Moments::from_samples(generated)?.total_variance();
+        let moments = Moments::from_samples(generated)?;
+        let total_variance = moments.total_variance();
         let fd = self.fd.evaluate(generated)?;
         let pr = self.manifold.evaluate(generated)?;
-        Ok(EvalRecord {
+        let spectrum = moments.spectrum()?;
+        let record = EvalRecord {
             solver,
             euler_steps: steps,
             nfe: sampled.nfe,
@@ -84,8 +97,20 @@ impl Reference {
             precision: pr.precision,
             recall: pr.recall,
             straightness: sampled.straightness,
-        })
+            top_eigenvalue: spectrum[0],
+            reference_top_eigenvalue: self.spectrum[0],
+        };
+        Ok(Evaluation { record, pixel_variance: moments.pixel_variance(), spectrum })
     }
+}
+
+/// One generated set's record, with the per-pixel statistics behind its figures.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    pub record: EvalRecord,
+    pub pixel_variance: Vec<f64>,
+    /// Eigenvalues of the generated sample covariance, largest first.
+    pub spectrum: Vec<f64>,
 }
 
 /// One generated set against the reference. Field names are the `--format jsonl` contract.
@@ -114,4 +139,7 @@ pub struct EvalRecord {
     pub recall: f64,
     /// rfpp straightness of the sampling trajectories.
     pub straightness: f64,
+    /// Largest eigenvalue of the generated and of the real sample covariance.
+    pub top_eigenvalue: f64,
+    pub reference_top_eigenvalue: f64,
 }

@@ -1,6 +1,6 @@
 //! The `eval` figures: what a trained model's samples lose as the solver takes fewer steps.
 
-use crate::experiment::eval::EvalRecord;
+use crate::experiment::eval::{EvalRecord, Evaluation, Reference};
 use crate::report::plot::{Chart, Scale, Series};
 
 fn caption(records: &[EvalRecord], step: u64) -> String {
@@ -48,5 +48,33 @@ pub fn few_step_fd(records: &[EvalRecord], step: u64) -> Chart {
         y_scale: Scale::Log,
         series: vec![Series { label: records[0].fd_metric.into(), line: points.clone(), points, ..Series::default() }],
         caption: Some(caption(records, step)),
+    }
+}
+
+/// Covariance spectra (largest `shown` eigenvalues) of the real set and of each K's samples.
+pub fn spectrum(reference: &Reference, evaluations: &[Evaluation], step: u64, shown: usize) -> Chart {
+    let line = |values: &[f64]| -> Vec<(f64, f64)> {
+        values.iter().take(shown).enumerate().filter(|(_, v)| **v > 0.0).map(|(i, v)| ((i + 1) as f64, *v)).collect()
+    };
+    let mut series = vec![Series {
+        label: "real (held out)".into(),
+        line: line(&reference.spectrum),
+        dashed: true,
+        ..Series::default()
+    }];
+    series.extend(evaluations.iter().map(|e| Series {
+        label: format!("generated, K = {}", e.record.euler_steps),
+        line: line(&e.spectrum),
+        ..Series::default()
+    }));
+    let records: Vec<EvalRecord> = evaluations.iter().map(|e| e.record.clone()).collect();
+    Chart {
+        title: "Covariance spectrum of the samples".into(),
+        x_label: "eigenvalue rank".into(),
+        y_label: "eigenvalue of the pixel covariance".into(),
+        x_scale: Scale::Log,
+        y_scale: Scale::Log,
+        series,
+        caption: Some(caption(&records, step)),
     }
 }
