@@ -1,5 +1,6 @@
 //! The binary's command modules (the closed-form commands live in main.rs).
 
+pub mod classifier;
 pub mod demo;
 pub mod evaluate;
 pub mod train;

@@ -2,8 +2,8 @@
 //!
 //! - `FD-pixelPCA` ([`PixelPca`]): a PCA fitted on the real samples (top k principal directions of their
 //!   pixel covariance); both sets are projected onto it. It sees only second-order pixel structure.
-//! - `FD-classifier` ([`FeatureKind::Classifier`]): the seam for penultimate-layer features of a small
-//!   classifier the project will train; implement [`FeatureSpace`] for it when it exists.
+//! - `FD-classifier` ([`FeatureKind::Classifier`]): penultimate-layer features of a small classifier the
+//!   project trains itself ([`crate::classifier::Classifier`], which implements [`FeatureSpace`]).
 //!
 //! Neither is the Inception-based FID, and results never say so.
 
@@ -23,7 +23,7 @@ const EMBED_BLOCK: usize = 256;
 pub enum FeatureKind {
     /// PCA of the real samples' pixels.
     PixelPca,
-    /// Penultimate features of the project's own classifier (not implemented yet).
+    /// Penultimate features of the project's own classifier ([`crate::classifier`]).
     Classifier,
 }
 
