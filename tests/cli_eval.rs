@@ -88,12 +88,15 @@ fn sample_and_eval_equal_the_library_and_beat_noise() {
     let real_samples = Samples::new("real", real.values(), 400, 196).unwrap();
     let fd = FeatureFrechet::pixel_pca(real_samples, 64).unwrap();
     let manifold = flowcollapse::metrics::RealManifold::fit(real_samples, PrecisionRecallParams::default()).unwrap();
+    let classifier = flowcollapse::classifier::Classifier::embedded(14).unwrap();
+    let fd_classifier = FeatureFrechet::new(classifier, real_samples).unwrap();
     for (r, k) in records.iter().zip([1usize, 8]) {
         let Sampled { x, .. } = generate(&b, &mlp, &params, 400, 0, Solver::Euler, k).unwrap();
         let generated = Samples::new("generated", &x, 400, 196).unwrap();
         assert_eq!(r["fd_metric"], "FD-pixelPCA");
         assert_eq!(r["fd"].as_f64().unwrap(), fd.evaluate(generated).unwrap().value);
         let pr = manifold.evaluate(generated).unwrap();
+        assert_eq!(r["fd_classifier"].as_f64().unwrap(), fd_classifier.evaluate(generated).unwrap().value);
         let spectrum = flowcollapse::metrics::Moments::from_samples(generated).unwrap().spectrum().unwrap();
         assert_eq!(r["top_eigenvalue"].as_f64().unwrap(), spectrum[0]);
         assert_eq!((r["precision"].as_f64().unwrap(), r["recall"].as_f64().unwrap()), (pr.precision, pr.recall));

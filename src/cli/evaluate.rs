@@ -4,7 +4,7 @@ use super::{failure, Failure, RunArgs};
 use clap::{Args, ValueEnum};
 use flowcollapse::checkpoint::{Checkpoint, Tensor};
 use flowcollapse::data::Shape;
-use flowcollapse::experiment::eval::{load_reference, EvalRecord, Reference};
+use flowcollapse::experiment::eval::{classifier_for, load_reference, EvalRecord, Reference};
 use flowcollapse::experiment::train::{TrainParams, TrainRunConfig};
 use flowcollapse::metrics::PrecisionRecallParams;
 use flowcollapse::report::figures::eval as figures;
@@ -242,7 +242,8 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), Failure> {
     let real = load_reference(&model.config, args.samples).map_err(|e| failure(2, e))?;
     let run = args.run.stage("eval")?;
     let pr = PrecisionRecallParams { k: args.knn, ..PrecisionRecallParams::default() };
-    let reference = Reference::new(real, args.components, pr).map_err(|e| failure(1, e))?;
+    let classifier = classifier_for(&model.config, real.shape());
+    let reference = Reference::new(real, args.components, pr, classifier).map_err(|e| failure(1, e))?;
     let b = CpuBackend::new();
     let params = b.upload(&model.params);
     let solver = args.model.solver;
@@ -274,12 +275,20 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), Failure> {
     write_outputs(&run, &records, &charts, manifest).map_err(|e| failure(1, e))?;
     args.run.finish(run, &records, |dir| {
         use std::fmt::Write;
-        let mut out = String::from("    K   NFE  variance ratio  FD-pixelPCA  precision  recall  straightness\n");
+        let mut out =
+            String::from("    K   NFE  variance ratio  FD-pixelPCA  FD-classifier  precision  recall  straightness\n");
         for r in &records {
             let _ = writeln!(
                 out,
-                "{:>5} {:>5}  {:>14.4}  {:>11.4}  {:>9.3}  {:>6.3}  {:>12.4}",
-                r.euler_steps, r.nfe, r.total_variance_ratio, r.fd, r.precision, r.recall, r.straightness
+                "{:>5} {:>5}  {:>14.4}  {:>11.4}  {:>13}  {:>9.3}  {:>6.3}  {:>12.4}",
+                r.euler_steps,
+                r.nfe,
+                r.total_variance_ratio,
+                r.fd,
+                r.fd_classifier.map_or("—".to_string(), |v| format!("{v:.3}")),
+                r.precision,
+                r.recall,
+                r.straightness
             );
         }
         let _ = writeln!(out, "run directory: {}", dir.display());

@@ -5,6 +5,7 @@
 //! setting or generation.
 
 use super::train::{DataChoice, TrainRunConfig};
+use crate::classifier::Classifier;
 use crate::data::{self, DataError, Dataset, Split};
 use crate::metrics::{FeatureFrechet, MetricsError, Moments, PixelPca, PrecisionRecallParams, RealManifold, Samples};
 use crate::theory::Covariance;
@@ -50,17 +51,27 @@ pub struct Reference {
     /// Eigenvalues of the real sample covariance, largest first.
     pub spectrum: Vec<f64>,
     fd: FeatureFrechet<PixelPca>,
+    /// FD-classifier, where a shipped classifier fits the data (the embedded Fashion-MNIST subset).
+    fd_classifier: Option<FeatureFrechet<Classifier>>,
     manifold: RealManifold,
 }
 
 impl Reference {
     /// Prepare `data`: moments, a PCA with `components` directions (at most d), the k-NN radii.
-    pub fn new(data: Dataset, components: usize, pr: PrecisionRecallParams) -> Result<Self, MetricsError> {
+    /// `classifier`: the features for FD-classifier, if one was trained on this kind of data.
+    pub fn new(
+        data: Dataset,
+        components: usize,
+        pr: PrecisionRecallParams,
+        classifier: Option<Classifier>,
+    ) -> Result<Self, MetricsError> {
         let real = Samples::new("real samples", data.values(), data.len(), data.dim())?;
         let moments = Moments::from_samples(real)?;
         let fd = FeatureFrechet::pixel_pca(real, components.min(data.dim()))?;
         let manifold = RealManifold::fit(real, pr)?;
+        let fd_classifier = classifier.map(|c| FeatureFrechet::new(c, real)).transpose()?;
         Ok(Reference {
+            fd_classifier,
             total_variance: moments.total_variance(),
             pixel_variance: moments.pixel_variance(),
             spectrum: moments.spectrum()?,
@@ -79,6 +90,7 @@ impl Reference {
         let fd = self.fd.evaluate(generated)?;
         let pr = self.manifold.evaluate(generated)?;
         let spectrum = moments.spectrum()?;
+        let classifier = self.fd_classifier.as_ref().map(|f| f.evaluate(generated)).transpose()?;
         let record = EvalRecord {
             solver,
             euler_steps: steps,
@@ -93,6 +105,8 @@ impl Reference {
             fd: fd.value,
             fd_mean_term: fd.mean_term,
             fd_trace_term: fd.trace_term,
+            fd_classifier: classifier.as_ref().map(|c| c.value),
+            fd_classifier_feature_dim: classifier.as_ref().map(|c| c.feature_dim),
             pr_k: pr.k,
             precision: pr.precision,
             recall: pr.recall,
@@ -133,6 +147,10 @@ pub struct EvalRecord {
     pub fd: f64,
     pub fd_mean_term: f64,
     pub fd_trace_term: f64,
+    /// "FD-classifier": the Fréchet distance in the penultimate features of the shipped Fashion-MNIST
+    /// classifier (`data/classifier/`); null for other data.
+    pub fd_classifier: Option<f64>,
+    pub fd_classifier_feature_dim: Option<usize>,
     /// k of the k-NN manifolds.
     pub pr_k: usize,
     pub precision: f64,
@@ -142,4 +160,13 @@ pub struct EvalRecord {
     /// Largest eigenvalue of the generated and of the real sample covariance.
     pub top_eigenvalue: f64,
     pub reference_top_eigenvalue: f64,
+}
+
+/// The shipped classifier for a run's data, if there is one: the embedded Fashion-MNIST subset at 28×28
+/// or 14×14 (`data/classifier/`).
+pub fn classifier_for(config: &TrainRunConfig, shape: crate::data::Shape) -> Option<Classifier> {
+    match (&config.data, shape) {
+        (DataChoice::Embedded, crate::data::Shape::Image { height, .. }) => Classifier::embedded(height),
+        _ => None,
+    }
 }
