@@ -12,7 +12,7 @@ pub struct Workspace<B: Backend> {
     rows: usize,
     /// Γ: rows × E.
     gamma: B::Buf,
-    /// Pre-activations `Z_l` (bias added) of the hidden layers: rows × out_l.
+    /// Pre-activations of the hidden layers (rows × out_l), overwritten by `σ(Z_l)` (see `bias_silu`).
     pre: Vec<B::Buf>,
     /// Activations `H_l = SiLU(Z_l)` of the hidden layers.
     act: Vec<B::Buf>,
@@ -93,7 +93,7 @@ pub fn forward<B: Backend>(b: &B, mlp: &Mlp, params: &B::Buf, x: &B::Buf, t: &B:
 ///
 /// # Formula
 /// From `G_L = dV`: `∂b_l = 1ᵀ G_l`, `∂W_l = G_lᵀ H_{l−1}`, `dH_{l−1} = G_l W_l`,
-/// `G_{l−1} = dH_{l−1} ⊙ SiLU'(Z_{l−1})` with `SiLU'(z) = σ(z)(1 + z(1 − σ(z)))`; for layer 0,
+/// `G_{l−1} = dH_{l−1} ⊙ SiLU'(Z_{l−1})` with `SiLU'(z) = σ(z) + SiLU(z)(1 − σ(z))`; for layer 0,
 /// `∂W_0 = [G_0ᵀ X   G_0ᵀ Γ]` and no input gradient.
 pub fn backward<B: Backend>(
     b: &B,
@@ -119,6 +119,7 @@ pub fn backward<B: Backend>(
                 rows,
                 slot.output,
                 b.slice(&ws.pre[l], 0..n_out),
+                b.slice(&ws.act[l], 0..n_out),
                 b.slice(&ws.d_act, 0..n_out),
                 b.slice_mut(&mut ws.d_pre, 0..n_out),
                 b.slice_mut(grads, slot.bias.clone()),
