@@ -89,7 +89,9 @@ pub fn forward<B: Backend>(b: &B, mlp: &Mlp, params: &B::Buf, x: &B::Buf, t: &B:
 }
 
 /// Gradient of a loss with respect to every parameter, given `dv = ∂L/∂v` for the batch of the last
-/// [`forward`] (same `params`, `x` and workspace); overwrites `grads` (flat, like `params`).
+/// [`forward`] (same `params`, `x` and workspace); overwrites `grads` (flat, like `params`) and returns
+/// the squared global norm `Σ g²`, summed per layer (`sum_squares` over its weight and bias, right after
+/// they are written, while they are still in cache), layers from the last to the first.
 ///
 /// # Formula
 /// From `G_L = dV`: `∂b_l = 1ᵀ G_l`, `∂W_l = G_lᵀ H_{l−1}`, `dH_{l−1} = G_l W_l`,
@@ -103,7 +105,8 @@ pub fn backward<B: Backend>(
     dv: &B::Buf,
     ws: &mut Workspace<B>,
     grads: &mut B::Buf,
-) {
+) -> f64 {
+    let mut norm_sq = 0.0;
     let (rows, cfg) = (ws.rows, mlp.config());
     let (d, e) = (cfg.dim, cfg.embed);
     let layers = mlp.layers();
@@ -143,5 +146,8 @@ pub fn backward<B: Backend>(
                 b.slice_mut(&mut ws.d_act, 0..rows * slot.input),
             );
         }
+        // Weight then bias: one contiguous range per layer.
+        norm_sq += b.sum_squares(b.slice(grads, slot.weight.start..slot.bias.end));
     }
+    norm_sq
 }
