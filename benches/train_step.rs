@@ -1,1 +1,131 @@
-fn main() {}
+//! Speed of one training step of the 784 + 16 → 1024 → 1024 → 784 MLP on the CPU backend, 2 threads.
+//!
+//! Throughput is reported in criterion's "elem/s", where one element is one floating-point operation, so
+//! `Gelem/s` reads as GFLOP/s. A step counts the 8 large products (3 forward `X·Wᵀ`, 3 weight gradients
+//! `Gᵀ·H`, 2 input gradients `G·W`; layer 0 needs none) and the 2 small products of the time-embedding
+//! columns (forward and weight gradient), each as `2·m·n·k`; element-wise work and Adam are not counted.
+//!
+//! Groups:
+//! - `train_step/batch_{128,32}`: `Trainer::step` as training runs it: pairs drawn from a 1000 × 784 data
+//!   matrix with fresh noise, t, forward, loss, backward, norm, fused clip + Adam + EMA.
+//! - `train_parts/…`: the same step split into pairs + forward + backward (`loss_and_grad`) and the
+//!   optimiser alone (`sum_squares` + `adam_ema` on the 2.68 M parameters).
+//! - `sgemm/…`: the products of one batch-128 step one by one, and 2048³ as this machine's gemm peak.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use flowcollapse::train::{Backend, CpuBackend, Gemm, IndependentPairs, MlpConfig, OptimConfig, TrainConfig, Trainer};
+use std::hint::black_box;
+use std::time::Duration;
+
+const DIM: usize = 784;
+const EMBED: usize = 16;
+const HIDDEN: usize = 1024;
+const THREADS: usize = 2;
+
+fn pool() -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(THREADS).build().unwrap()
+}
+
+fn config(batch: usize) -> TrainConfig {
+    TrainConfig {
+        mlp: MlpConfig { dim: DIM, hidden: vec![HIDDEN, HIDDEN], embed: EMBED },
+        optim: OptimConfig::default(),
+        batch,
+        seed: 1,
+    }
+}
+
+fn data() -> Vec<f32> {
+    (0..1000 * DIM).map(|i| (i as f32 * 0.37).sin()).collect()
+}
+
+/// The products of one step at batch `b`, as `Gemm` shapes (forward, weight gradients, input gradients).
+fn step_products(b: usize) -> Vec<(&'static str, Gemm)> {
+    let ld0 = DIM + EMBED;
+    vec![
+        ("fwd0_x", Gemm { ldb: ld0, ..Gemm::new(b, HIDDEN, DIM, false, true) }),
+        ("fwd0_t", Gemm { ldb: ld0, accumulate: true, ..Gemm::new(b, HIDDEN, EMBED, false, true) }),
+        ("fwd1", Gemm::new(b, HIDDEN, HIDDEN, false, true)),
+        ("fwd2", Gemm::new(b, DIM, HIDDEN, false, true)),
+        ("dw2", Gemm::new(DIM, HIDDEN, b, true, false)),
+        ("dx2", Gemm::new(b, HIDDEN, DIM, false, false)),
+        ("dw1", Gemm::new(HIDDEN, HIDDEN, b, true, false)),
+        ("dx1", Gemm::new(b, HIDDEN, HIDDEN, false, false)),
+        ("dw0_x", Gemm { ldc: ld0, ..Gemm::new(HIDDEN, DIM, b, true, false) }),
+        ("dw0_t", Gemm { ldc: ld0, ..Gemm::new(HIDDEN, EMBED, b, true, false) }),
+    ]
+}
+
+fn step_flops(b: usize) -> u64 {
+    step_products(b).iter().map(|(_, g)| g.flops()).sum::<f64>() as u64
+}
+
+fn train_step(c: &mut Criterion) {
+    let pool = pool();
+    let data = data();
+    let mut group = c.benchmark_group("train_step");
+    group.sample_size(30).measurement_time(Duration::from_secs(10));
+    for batch in [128, 32] {
+        let mut trainer = Trainer::new(CpuBackend::new(), config(batch)).unwrap();
+        let mut pairs = IndependentPairs::new(&data, DIM, 2).unwrap();
+        eprintln!("batch {batch}: {:.3} GFLOP per step counted", step_flops(batch) as f64 * 1e-9);
+        group.throughput(Throughput::Elements(step_flops(batch)));
+        group.bench_function(BenchmarkId::new("batch", batch), |bch| {
+            bch.iter(|| pool.install(|| black_box(trainer.step(&mut pairs).unwrap())))
+        });
+    }
+    group.finish();
+}
+
+fn train_parts(c: &mut Criterion) {
+    let pool = pool();
+    let data = data();
+    let mut group = c.benchmark_group("train_parts");
+    group.sample_size(30).measurement_time(Duration::from_secs(8));
+    for batch in [128, 32] {
+        let mut trainer = Trainer::new(CpuBackend::new(), config(batch)).unwrap();
+        let mut pairs = IndependentPairs::new(&data, DIM, 2).unwrap();
+        group.throughput(Throughput::Elements(step_flops(batch)));
+        group.bench_function(BenchmarkId::new("loss_and_grad", batch), |bch| {
+            bch.iter(|| pool.install(|| black_box(trainer.loss_and_grad(&mut pairs).unwrap())))
+        });
+    }
+    let trainer = Trainer::new(CpuBackend::new(), config(32)).unwrap();
+    let b = CpuBackend::new();
+    let n = trainer.mlp().num_params();
+    let grads = vec![1e-3f32; n];
+    let (mut p, mut m, mut v, mut e) = (trainer.params().clone(), vec![0.0; n], vec![0.0; n], trainer.params().clone());
+    let scalars = OptimConfig::default().step_scalars(10, 1.0);
+    group.throughput(Throughput::Bytes((9 * 4 * n) as u64));
+    group.bench_function("norm_adam_ema", |bch| {
+        bch.iter(|| {
+            pool.install(|| {
+                black_box(b.sum_squares(&grads));
+                b.adam_ema(&scalars, &mut p, &grads, &mut m, &mut v, &mut e);
+            })
+        })
+    });
+    group.finish();
+}
+
+fn sgemm(c: &mut Criterion) {
+    let pool = pool();
+    let b = CpuBackend::new();
+    let mut group = c.benchmark_group("sgemm");
+    group.sample_size(20).measurement_time(Duration::from_secs(4));
+    let mut shapes = step_products(128);
+    shapes.push(("square_2048", Gemm::new(2048, 2048, 2048, false, false)));
+    for (name, g) in shapes {
+        let (la, lb, lc) = g.min_lens();
+        let (a, bm) = (vec![0.5f32; la], vec![0.25f32; lb]);
+        let mut out = vec![0.0f32; lc];
+        group.throughput(Throughput::Elements(g.flops() as u64));
+        group.bench_function(name, |bch| {
+            bch.iter(|| pool.install(|| b.matmul(&g, black_box(&a), black_box(&bm), &mut out)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, train_step, train_parts, sgemm);
+criterion_main!(benches);

@@ -61,8 +61,10 @@ fn check_gradients(hidden: Vec<usize>, embed: usize) {
     let mut trainer = Trainer::new(CpuBackend::new(), config).unwrap();
     let wave = |s: f64| (0..batch * dim).map(move |i| ((i as f64 + s) * 2.17).sin() as f32 * 1.5).collect::<Vec<f32>>();
     let mut pairs = FixedPairs { dim, x0: wave(0.3), x1: wave(1.9) };
-    let loss = trainer.loss_and_grad(&mut pairs).unwrap();
+    let (loss, norm_sq) = trainer.loss_and_grad(&mut pairs).unwrap();
     let grads = trainer.grads().clone();
+    let exact_sq: f64 = grads.iter().map(|&g| g as f64 * g as f64).sum();
+    assert!((norm_sq - exact_sq).abs() <= 1e-12 * exact_sq, "‖g‖² {norm_sq} vs {exact_sq}");
     let theta: Vec<f64> = trainer.params().iter().map(|&p| p as f64).collect();
     // The step-0 times, as the trainer draws them.
     let key = rng::stream_key(seed, rng::stream(rng::Purpose::Time, 0));

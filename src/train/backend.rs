@@ -142,16 +142,18 @@ pub trait Backend {
 
     /// `C = op(A)·op(B)` (or `C +=`), see [`Gemm`].
     fn matmul(&self, g: &Gemm, a: Self::View<'_>, b: Self::View<'_>, c: Self::ViewMut<'_>);
-    /// Hidden layer activation: `z ← z + b` (per row), `h = SiLU(z)`; `z` keeps the pre-activation for the
-    /// backward pass. `z`, `h`: rows × cols; `bias`: cols.
+    /// Hidden layer activation: with `x = z + b` (per row), `h = SiLU(x) = x·σ(x)`, and `z` is overwritten
+    /// with `σ(x)`, which with `h` is all the backward pass needs. `z`, `h`: rows × cols; `bias`: cols.
     fn bias_silu(&self, rows: usize, cols: usize, bias: Self::View<'_>, z: Self::ViewMut<'_>, h: Self::ViewMut<'_>);
-    /// Backward of [`Backend::bias_silu`]: `dz = dh ⊙ SiLU'(z)` and `db = Σ_rows dz` (column sums, each
-    /// summed over rows in increasing row order).
+    /// Backward of [`Backend::bias_silu`] from its outputs `s = σ(x)` and `h`: `dz = dh ⊙ (s + h(1 − s))`
+    /// (= `dh ⊙ SiLU'(x)`) and `db = Σ_rows dz` (column sums, each over rows in increasing row order).
+    #[allow(clippy::too_many_arguments)]
     fn bias_silu_backward(
         &self,
         rows: usize,
         cols: usize,
-        z: Self::View<'_>,
+        s: Self::View<'_>,
+        h: Self::View<'_>,
         dh: Self::View<'_>,
         dz: Self::ViewMut<'_>,
         db: Self::ViewMut<'_>,

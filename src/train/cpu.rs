@@ -53,10 +53,32 @@ fn block_sum_squares(x: &[f32]) -> f64 {
     lanes.iter().sum()
 }
 
+/// `e^x` in f32 without a library call, so loops over it vectorise.
+///
+/// # Formula
+/// `x = n ln 2 + r` with `n = round(x / ln 2)`, `|r| ≤ ln2/2` (ln 2 split in two parts so `r` is exact to
+/// f32 rounding); `e^r` by its Taylor polynomial to degree 7 (remainder `≤ (ln2/2)⁸/8! ≈ 5.7·10⁻⁹`, below
+/// f32's unit roundoff); `2ⁿ` built in the exponent bits. `x` is clamped to [−87, 88] first, so `2ⁿ` stays a
+/// normal number (results below e⁻⁸⁷ ≈ 1.6·10⁻³⁸ are returned as that value, above e⁸⁸ as e⁸⁸).
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_359_4; // 0x3f318000: ln 2 rounded to 12 significant bits, so n·LN2_HI is exact.
+    const LN2_LO: f32 = -2.121_944_4e-4; // ln 2 − LN2_HI.
+    const ROUND: f32 = 12_582_912.0; // 1.5·2²³: adding and subtracting it rounds to the nearest integer.
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    let mut p = 1.0 / 5040.0;
+    for c in [1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+        p = p * r + c;
+    }
+    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
 /// Logistic function σ(z) = 1 / (1 + e^{−z}).
-#[inline]
-fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + (-z).exp())
+#[inline(always)]
+pub fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + exp_f32(-z))
 }
 
 fn check_len(what: &str, len: usize, need: usize) {
@@ -174,27 +196,40 @@ impl Backend for CpuBackend {
         check_len("bias_silu h", h.len(), n);
         z[..n].par_chunks_mut(cols).zip(h[..n].par_chunks_mut(cols)).for_each(|(zr, hr)| {
             for ((z, h), &b) in zr.iter_mut().zip(hr).zip(bias) {
-                *z += b;
-                *h = *z * sigmoid(*z);
+                let x = *z + b;
+                let s = sigmoid(x);
+                *h = x * s;
+                *z = s;
             }
         });
     }
 
-    fn bias_silu_backward(&self, rows: usize, cols: usize, z: &[f32], dh: &[f32], dz: &mut [f32], db: &mut [f32]) {
+    fn bias_silu_backward(
+        &self,
+        rows: usize,
+        cols: usize,
+        s: &[f32],
+        h: &[f32],
+        dh: &[f32],
+        dz: &mut [f32],
+        db: &mut [f32],
+    ) {
         let n = rows * cols;
-        check_len("bias_silu_backward z", z.len(), n);
+        check_len("bias_silu_backward s", s.len(), n);
+        check_len("bias_silu_backward h", h.len(), n);
         check_len("bias_silu_backward dh", dh.len(), n);
         check_len("bias_silu_backward dz", dz.len(), n);
         check_len("bias_silu_backward db", db.len(), cols);
-        // SiLU'(z) = σ(z)·(1 + z·(1 − σ(z))).
-        dz[..n].par_chunks_mut(cols).zip(z[..n].par_chunks(cols)).zip(dh[..n].par_chunks(cols)).for_each(
-            |((dzr, zr), dhr)| {
-                for ((d, &z), &g) in dzr.iter_mut().zip(zr).zip(dhr) {
-                    let s = sigmoid(z);
-                    *d = g * (s * (1.0 + z * (1.0 - s)));
+        // SiLU'(z) = σ + zσ(1 − σ) = σ + h(1 − σ): no exponential needed.
+        dz[..n]
+            .par_chunks_mut(BLOCK)
+            .zip(s[..n].par_chunks(BLOCK))
+            .zip(h[..n].par_chunks(BLOCK).zip(dh[..n].par_chunks(BLOCK)))
+            .for_each(|((dz, s), (h, dh))| {
+                for j in 0..dz.len() {
+                    dz[j] = dh[j] * (s[j] + h[j] * (1.0 - s[j]));
                 }
-            },
-        );
+            });
         self.column_sum(rows, cols, &dz[..n], db);
     }
 

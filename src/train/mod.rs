@@ -17,8 +17,9 @@
 //! 6. `mse_loss(v, u)` → L (host scalar, checked finite) and dv.
 //! 7. last layer: `column_sum` → ∂b_L, `matmul` → ∂W_L, `matmul` → dH_{L−1}; each hidden layer l:
 //!    `bias_silu_backward` → G_l and ∂b_l, `matmul` → ∂W_l, and for l > 0 `matmul` → dH_{l−1};
-//!    layer 0's ∂W is two `matmul`s (x and γ column blocks).
-//! 8. `sum_squares(grads)` → ‖g‖² (host scalar, checked finite).
+//!    layer 0's ∂W is two `matmul`s (x and γ column blocks); after each layer's gradients,
+//!    `sum_squares` over that layer's weight and bias.
+//! 8. ‖g‖² = the per-layer sums added from the last layer to the first (host scalar, checked finite).
 //! 9. `adam_ema` (one fused pass over the flat parameters, moments and EMA).
 //!
 //! For the 784 → [1024, 1024] → 784 MLP that is 8 large products per step (3 forward, 3 weight

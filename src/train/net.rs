@@ -12,7 +12,7 @@ pub struct Workspace<B: Backend> {
     rows: usize,
     /// Γ: rows × E.
     gamma: B::Buf,
-    /// Pre-activations `Z_l` (bias added) of the hidden layers: rows × out_l.
+    /// Pre-activations of the hidden layers (rows × out_l), overwritten by `σ(Z_l)` (see `bias_silu`).
     pre: Vec<B::Buf>,
     /// Activations `H_l = SiLU(Z_l)` of the hidden layers.
     act: Vec<B::Buf>,
@@ -89,11 +89,13 @@ pub fn forward<B: Backend>(b: &B, mlp: &Mlp, params: &B::Buf, x: &B::Buf, t: &B:
 }
 
 /// Gradient of a loss with respect to every parameter, given `dv = ∂L/∂v` for the batch of the last
-/// [`forward`] (same `params`, `x` and workspace); overwrites `grads` (flat, like `params`).
+/// [`forward`] (same `params`, `x` and workspace); overwrites `grads` (flat, like `params`) and returns
+/// the squared global norm `Σ g²`, summed per layer (`sum_squares` over its weight and bias, right after
+/// they are written, while they are still in cache), layers from the last to the first.
 ///
 /// # Formula
 /// From `G_L = dV`: `∂b_l = 1ᵀ G_l`, `∂W_l = G_lᵀ H_{l−1}`, `dH_{l−1} = G_l W_l`,
-/// `G_{l−1} = dH_{l−1} ⊙ SiLU'(Z_{l−1})` with `SiLU'(z) = σ(z)(1 + z(1 − σ(z)))`; for layer 0,
+/// `G_{l−1} = dH_{l−1} ⊙ SiLU'(Z_{l−1})` with `SiLU'(z) = σ(z) + SiLU(z)(1 − σ(z))`; for layer 0,
 /// `∂W_0 = [G_0ᵀ X   G_0ᵀ Γ]` and no input gradient.
 pub fn backward<B: Backend>(
     b: &B,
@@ -103,7 +105,8 @@ pub fn backward<B: Backend>(
     dv: &B::Buf,
     ws: &mut Workspace<B>,
     grads: &mut B::Buf,
-) {
+) -> f64 {
+    let mut norm_sq = 0.0;
     let (rows, cfg) = (ws.rows, mlp.config());
     let (d, e) = (cfg.dim, cfg.embed);
     let layers = mlp.layers();
@@ -119,6 +122,7 @@ pub fn backward<B: Backend>(
                 rows,
                 slot.output,
                 b.slice(&ws.pre[l], 0..n_out),
+                b.slice(&ws.act[l], 0..n_out),
                 b.slice(&ws.d_act, 0..n_out),
                 b.slice_mut(&mut ws.d_pre, 0..n_out),
                 b.slice_mut(grads, slot.bias.clone()),
@@ -142,5 +146,8 @@ pub fn backward<B: Backend>(
                 b.slice_mut(&mut ws.d_act, 0..rows * slot.input),
             );
         }
+        // Weight then bias: one contiguous range per layer.
+        norm_sq += b.sum_squares(b.slice(grads, slot.weight.start..slot.bias.end));
     }
+    norm_sq
 }

@@ -117,8 +117,8 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// Loss and gradient of the batch of step `self.step_count()` under the current parameters, without
-    /// updating anything but the gradient buffer. Returns the loss.
-    pub fn loss_and_grad(&mut self, source: &mut dyn PairSource) -> Result<f64, TrainError> {
+    /// updating anything but the gradient buffer. Returns the loss and the squared gradient norm.
+    pub fn loss_and_grad(&mut self, source: &mut dyn PairSource) -> Result<(f64, f64), TrainError> {
         let d = self.config.mlp.dim;
         if source.dim() != d {
             return Err(TrainError::invalid("pair source dimension", source.dim(), format!("the model's {d}")));
@@ -141,16 +141,15 @@ impl<B: Backend> Trainer<B> {
         if !loss.is_finite() {
             return Err(TrainError::NonFinite { step, what: "loss", value: loss });
         }
-        net::backward(b, &self.mlp, &self.params, &self.xt, &self.dv, &mut self.ws, &mut self.grads);
-        Ok(loss)
+        let norm_sq = net::backward(b, &self.mlp, &self.params, &self.xt, &self.dv, &mut self.ws, &mut self.grads);
+        Ok((loss, norm_sq))
     }
 
     /// One training step: loss and gradient of the step's batch, then clip + Adam + EMA. On a non-finite
     /// loss or gradient nothing but the gradient buffer changes and the step count stays.
     pub fn step(&mut self, source: &mut dyn PairSource) -> Result<StepStats, TrainError> {
-        let loss = self.loss_and_grad(source)?;
+        let (loss, norm_sq) = self.loss_and_grad(source)?;
         let b = &self.backend;
-        let norm_sq = b.sum_squares(b.view(&self.grads));
         if !norm_sq.is_finite() {
             return Err(TrainError::NonFinite { step: self.step, what: "gradient norm²", value: norm_sq });
         }
