@@ -169,7 +169,6 @@ pub trait Backend {
     // ---- flow matching ---------------------------------------------------------------------------------
 
     /// `x_t = t·x1 + (1 − t)·x0` and `u = x1 − x0`, row r using `t[r]` (x0, x1, xt, u: rows × d).
-    #[allow(clippy::too_many_arguments)]
     fn flow_pairs(
         &self,
         d: usize,
@@ -190,7 +189,6 @@ pub trait Backend {
     /// One fused pass of clip + Adam + EMA over the flat parameter vector, entry by entry:
     /// `g ← s·g; m ← β1 m + (1−β1) g; v ← β2 v + (1−β2) g²; p ← p − lr·(m/c1)/(√(v/c2) + ε);
     /// e ← δ e + (1−δ) p`, with s, c1, c2, δ from [`AdamStep`].
-    #[allow(clippy::too_many_arguments)]
     fn adam_ema(
         &self,
         step: &AdamStep,
