@@ -8,7 +8,7 @@
 
 use super::kernels::{matmul, transpose, ALayout};
 use super::ClassifierConfig;
-use crate::train::model::{LayerSlots, TensorInfo};
+use crate::train::model::{dense_layout, LayerSlots, TensorInfo};
 use crate::train::{rng, Backend, CpuBackend};
 use rayon::prelude::*;
 
@@ -28,24 +28,13 @@ pub struct Layout {
 impl Layout {
     /// The layout of `config` (which should be validated: widths ≥ 1).
     pub fn new(config: &ClassifierConfig) -> Layout {
-        let (mut tensors, mut layers, mut offset) = (Vec::new(), Vec::new(), 0);
-        let mut input = config.input_dim();
-        for (l, &output) in config.hidden.iter().chain(std::iter::once(&config.classes)).enumerate() {
-            let weight =
-                TensorInfo { name: format!("layers.{l}.weight"), shape: vec![output, input], offset, fan_in: input };
-            let bias = TensorInfo {
-                name: format!("layers.{l}.bias"),
-                shape: vec![output],
-                offset: offset + input * output,
-                fan_in: input,
-            };
-            offset = bias.range().end;
-            layers.push(LayerSlots { input, output, weight: weight.range(), bias: bias.range() });
-            tensors.push(weight);
-            tensors.push(bias);
-            input = output;
-        }
-        Layout { tensors, layers, len: offset }
+        let widths: Vec<usize> = std::iter::once(config.input_dim())
+            .chain(config.hidden.iter().copied())
+            .chain(std::iter::once(config.classes))
+            .collect();
+        let dims: Vec<(usize, usize)> = widths.windows(2).map(|w| (w[0], w[1])).collect();
+        let (tensors, layers, len) = dense_layout(&dims);
+        Layout { tensors, layers, len }
     }
 
     /// Every tensor, in layout order.

@@ -1,10 +1,10 @@
 //! `flowcollapse train`: flags → validated config → `experiment::train::train` into a run directory.
 
-use super::{failure, print_stdout, Failure, Format};
+use super::{failure, print_stdout, Failure, Format, RunArgs};
 use clap::Args;
 use flowcollapse::data::{Dataset, Shape};
 use flowcollapse::experiment::train::{self as run, TrainParams, TrainRecord, TrainRunConfig};
-use flowcollapse::experiment::{input, ConfigError};
+use flowcollapse::experiment::ConfigError;
 use flowcollapse::report::grid::write_grid;
 use flowcollapse::report::rundir::utc_stamp;
 use flowcollapse::report::train_run::{TrainRun, TrainRunError, CHECKPOINT};
@@ -74,15 +74,8 @@ pub struct TrainArgs {
     /// Continue the run in DIR from its checkpoint (only --steps may change)
     #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "out"])]
     resume: Option<PathBuf>,
-    /// Settings from a TOML file, named like the flags with _ for -; flags override it
-    #[arg(long, value_name = "FILE.toml")]
-    config: Option<PathBuf>,
-    /// Run directory to create (must not exist, or be empty) [default: a fresh one under runs/]
-    #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
-    /// What to print on stdout
-    #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 impl TrainArgs {
@@ -130,7 +123,7 @@ struct Prepared {
 }
 
 pub fn run_train(args: &TrainArgs) -> Result<(), Failure> {
-    let jsonl = matches!(args.format, Format::Jsonl);
+    let jsonl = matches!(args.run.format, Format::Jsonl);
     let Prepared { config, data, mut run, mut trainer } = match &args.resume {
         Some(dir) => prepare_resume(args, dir, jsonl)?,
         None => prepare_fresh(args, jsonl)?,
@@ -178,17 +171,13 @@ pub fn run_train(args: &TrainArgs) -> Result<(), Failure> {
 }
 
 fn prepare_fresh(args: &TrainArgs, jsonl: bool) -> Result<Prepared, Failure> {
-    let file = match &args.config {
-        Some(path) => input::read_toml::<TrainParams>(path)?,
-        None => TrainParams::default(),
-    };
-    let params = file.overridden_by(args.params());
+    let params = args.run.params(args.params(), TrainParams::overridden_by)?;
     let mut config = params.validate()?;
     let data = run::load_data(&config).map_err(data_failure)?;
     config.train.mlp.dim = data.dim();
     let mlp = Mlp::new(config.train.mlp.clone()).map_err(|e| failure(2, e))?;
     let trainer = Trainer::new(CpuBackend::new(), config.train.clone()).map_err(|e| failure(2, e))?;
-    let dir = match &args.out {
+    let dir = match &args.run.out {
         Some(dir) => dir.clone(),
         None => fresh_dir(Path::new("runs"), "train"),
     };

@@ -1,9 +1,9 @@
-//! The dense products the metrics need, through the `gemm` crate (pure Rust, run-time CPU dispatch).
+//! The dense products the metrics need (`crate::linalg`, single-threaded `gemm`).
 //!
-//! Each `gemm` call is single-threaded; parallelism is over fixed blocks of output rows, so an entry's
-//! reduction order is set by the block layout alone and never by the number of threads.
+//! Parallelism is over fixed blocks of output rows, so an entry's reduction order is set by the block
+//! layout alone and never by the number of threads.
 
-use gemm::{gemm, Parallelism};
+use crate::linalg::{matmul_nn, matmul_nt, product, Strided};
 use rayon::prelude::*;
 
 /// Output rows per task in [`gram`]: small enough to balance the triangular work over two or more threads.
@@ -19,31 +19,9 @@ pub(crate) fn gram(x: &[f64], n: usize, d: usize) -> Vec<f64> {
     out.par_chunks_mut(GRAM_BLOCK * d).enumerate().for_each(|(b, chunk)| {
         let i0 = b * GRAM_BLOCK;
         let rows = chunk.len() / d;
-        // SAFETY: lhs reads X[l, i0 + i] for l < n, i < rows; rhs reads X[l, i0 + j] for j < d − i0; dst writes
-        // chunk[r·d + i0 + c] for r < rows, c < d − i0: all inside the asserted lengths.
-        unsafe {
-            gemm(
-                rows,
-                d - i0,
-                n,
-                chunk.as_mut_ptr().add(i0),
-                1,
-                d as isize,
-                false,
-                x.as_ptr().add(i0),
-                d as isize,
-                1,
-                x.as_ptr().add(i0),
-                1,
-                d as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                Parallelism::None,
-            );
-        }
+        // Rows i0.. of Xᵀ times columns i0.. of X, into columns i0.. of this block of rows.
+        let xt = Strided::transposed(&x[i0..], d);
+        product(rows, d - i0, n, xt, Strided::rows(&x[i0..], d), &mut chunk[i0..], d);
     });
     for i in 0..d {
         for j in 0..i {
@@ -55,67 +33,12 @@ pub(crate) fn gram(x: &[f64], n: usize, d: usize) -> Vec<f64> {
 
 /// `out = A W` for row-major `A` (`m × d`) and `W` (`d × k`); `out` is `m × k`. Single-threaded.
 pub(crate) fn matmul_f64(a: &[f64], w: &[f64], m: usize, d: usize, k: usize, out: &mut [f64]) {
-    assert!(a.len() == m * d && w.len() == d * k && out.len() == m * k, "shapes must be m × d, d × k, m × k");
-    if m == 0 {
-        return;
-    }
-    // SAFETY: the assert bounds every index the strides reach.
-    unsafe {
-        gemm(
-            m,
-            k,
-            d,
-            out.as_mut_ptr(),
-            1,
-            k as isize,
-            false,
-            a.as_ptr(),
-            1,
-            d as isize,
-            w.as_ptr(),
-            1,
-            k as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
+    matmul_nn(a, w, m, d, k, out);
 }
 
 /// `out = A Bᵀ` for row-major `A` (`m × d`) and `B` (`n × d`); `out` is `m × n`. Single-threaded.
 pub(crate) fn dots_f32(a: &[f32], b: &[f32], m: usize, n: usize, d: usize, out: &mut [f32]) {
-    assert!(a.len() == m * d && b.len() == n * d && out.len() == m * n, "shapes must be m × d, n × d, m × n");
-    if m == 0 || n == 0 {
-        return;
-    }
-    // Bᵀ[l, j] = B[j, l]: column stride d, row stride 1.
-    // SAFETY: the assert bounds every index the strides reach.
-    unsafe {
-        gemm(
-            m,
-            n,
-            d,
-            out.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            1,
-            d as isize,
-            b.as_ptr(),
-            d as isize,
-            1,
-            0.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
+    matmul_nt(a, b, m, d, n, out);
 }
 
 #[cfg(test)]

@@ -123,26 +123,34 @@ pub struct Mlp {
     len: usize,
 }
 
+/// The flat layout of a stack of dense layers `(in, out)`: `layers.{l}.weight` (out × in, row-major) then
+/// `layers.{l}.bias`, tensor after tensor with no padding. Returns the tensors, the per-layer slots and the
+/// total length. Shared by the velocity MLP and the classifier (`crate::classifier`).
+pub fn dense_layout(dims: &[(usize, usize)]) -> (Vec<TensorInfo>, Vec<LayerSlots>, usize) {
+    let (mut tensors, mut layers, mut offset) = (Vec::new(), Vec::new(), 0);
+    for (l, &(input, output)) in dims.iter().enumerate() {
+        let weight =
+            TensorInfo { name: format!("layers.{l}.weight"), shape: vec![output, input], offset, fan_in: input };
+        let bias = TensorInfo {
+            name: format!("layers.{l}.bias"),
+            shape: vec![output],
+            offset: offset + input * output,
+            fan_in: input,
+        };
+        offset = bias.range().end;
+        layers.push(LayerSlots { input, output, weight: weight.range(), bias: bias.range() });
+        tensors.push(weight);
+        tensors.push(bias);
+    }
+    (tensors, layers, offset)
+}
+
 impl Mlp {
     /// Validate the config and lay the tensors out.
     pub fn new(config: MlpConfig) -> Result<Self, TrainError> {
         config.validate()?;
-        let (mut tensors, mut layers, mut offset) = (Vec::new(), Vec::new(), 0);
-        for (l, (input, output)) in config.layer_dims().into_iter().enumerate() {
-            let weight =
-                TensorInfo { name: format!("layers.{l}.weight"), shape: vec![output, input], offset, fan_in: input };
-            let bias = TensorInfo {
-                name: format!("layers.{l}.bias"),
-                shape: vec![output],
-                offset: offset + input * output,
-                fan_in: input,
-            };
-            offset = bias.range().end;
-            layers.push(LayerSlots { input, output, weight: weight.range(), bias: bias.range() });
-            tensors.push(weight);
-            tensors.push(bias);
-        }
-        Ok(Mlp { config, tensors, layers, len: offset })
+        let (tensors, layers, len) = dense_layout(&config.layer_dims());
+        Ok(Mlp { config, tensors, layers, len })
     }
 
     pub fn config(&self) -> &MlpConfig {
