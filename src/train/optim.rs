@@ -52,7 +52,9 @@ impl OptimConfig {
     ///
     /// # Formula
     /// `s = min(1, clip/‖g‖)` (s = 1 without clipping or for ‖g‖ = 0), `c1 = 1 − β1ᵗ`, `c2 = 1 − β2ᵗ`,
-    /// computed in f64 and rounded to f32.
+    /// computed in f64 and rounded to f32. The EMA decay warms up, `δ_t = min(δ, (1 + t)/(10 + t))`, so
+    /// that a short run's EMA does not stay at the initial weights (δ = 0.999 would keep 74% of them after
+    /// 300 steps); from t = (10δ − 1)/(1 − δ) on (about 9 000 steps for δ = 0.999) it is δ itself.
     pub fn step_scalars(&self, t: u64, norm_sq: f64) -> AdamStep {
         let norm = norm_sq.sqrt();
         let grad_scale = match self.clip {
@@ -68,7 +70,7 @@ impl OptimConfig {
             grad_scale: grad_scale as f32,
             bias1: (1.0 - power(self.beta1)) as f32,
             bias2: (1.0 - power(self.beta2)) as f32,
-            ema_decay: self.ema_decay,
+            ema_decay: self.ema_decay.min(((1 + t) as f64 / (10 + t) as f64) as f32),
         }
     }
 }
