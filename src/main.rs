@@ -103,7 +103,7 @@ pub(crate) enum Command {
     )]
     Eval(Box<cli::evaluate::EvalArgs>),
     /// The main job on the embedded data: train a flow on Fashion-MNIST (14×14), evaluate it for 1–50
-    /// solver steps, and compare Reflow, RA and Accumulate in the linear-Gaussian model. About a minute.
+    /// solver steps, and compare Reflow, RA and Accumulate in the linear-Gaussian model. Well under a minute.
     Demo(cli::demo::DemoArgs),
     /// Train the FD-classifier network (MLP 256-128-10) on the embedded Fashion-MNIST subset and write its
     /// weights (safetensors). With the default settings the file equals the shipped

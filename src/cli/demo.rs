@@ -1,4 +1,4 @@
-//! `flowcollapse demo`: the main job on the embedded data, end to end, in about a minute on a laptop CPU.
+//! `flowcollapse demo`: the main job on the embedded data, end to end, in well under a minute on a laptop CPU.
 //!
 //! 1. Train a rectified flow (1-RF) on the embedded Fashion-MNIST subset at 14×14.
 //! 2. Evaluate it against held-out images for K = 1…50 Euler steps: the few-step blur on real data.
