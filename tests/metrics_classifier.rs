@@ -11,7 +11,7 @@ mod common;
 use common::{assert_rejected, flowcollapse, jsonl};
 use flowcollapse::checkpoint::Checkpoint;
 use flowcollapse::classifier::loss::softmax_cross_entropy;
-use flowcollapse::classifier::net::{Layout, Workspace};
+use flowcollapse::classifier::net::{init_params, Workspace};
 use flowcollapse::classifier::{self, recipe, Classifier, ClassifierConfig, TrainSettings};
 use flowcollapse::data::{embedded_fashion_mnist, Dataset, Shape, Split};
 use flowcollapse::metrics::{frechet_distance, FeatureFrechet, FeatureSpace, Samples};
@@ -100,7 +100,7 @@ fn shipped_classifiers_classify_held_out_images() {
 fn tiny() -> (ClassifierConfig, Vec<f32>, Vec<f32>, Vec<u8>) {
     let config =
         ClassifierConfig { input: Shape::Image { channels: 1, height: 2, width: 3 }, hidden: vec![5, 4], classes: 3 };
-    let params: Vec<f32> = Layout::new(&config).init(3).iter().map(|p| 2.5 * p).collect();
+    let params: Vec<f32> = init_params(&config.layout(), 3).iter().map(|p| 2.5 * p).collect();
     let rows = 7;
     let x: Vec<f32> = (0..rows * 6).map(|i| ((i as f64 * 1.37 + 0.2).sin()) as f32).collect();
     let labels: Vec<u8> = (0..rows).map(|r| (r % 3) as u8).collect();
@@ -109,7 +109,7 @@ fn tiny() -> (ClassifierConfig, Vec<f32>, Vec<f32>, Vec<u8>) {
 
 /// Mean cross-entropy in f64 from the formulas, and the smallest |pre-activation| of the hidden layers.
 fn reference_loss(config: &ClassifierConfig, theta: &[f64], x: &[f32], labels: &[u8]) -> (f64, f64) {
-    let layout = Layout::new(config);
+    let layout = config.layout();
     let (mut total, mut closest) = (0.0, f64::INFINITY);
     for (r, &y) in labels.iter().enumerate() {
         let d = config.input_dim();
@@ -139,7 +139,7 @@ fn backward_pass_matches_finite_differences() {
     // perturbation (which moves them by ≲ 1e-4) crosses it. The f32 gradient has rounding error ~1e-6
     // relative to the largest entry of a tensor; tolerance 2e-5 of it.
     let (config, params, x, labels) = tiny();
-    let layout = Layout::new(&config);
+    let layout = config.layout();
     let rows = labels.len();
     let mut ws = Workspace::new(&layout, rows);
     let logits = ws.forward(&layout, &params, &x, rows).to_vec();

@@ -2,7 +2,7 @@
 
 use super::loss::softmax_cross_entropy;
 use super::model::{Classifier, Provenance};
-use super::net::{Layout, Workspace};
+use super::net::{init_params, Workspace};
 use super::{ClassifierConfig, ClassifierError};
 use crate::data::Dataset;
 use crate::train::{rng, AdamStep, Backend, CpuBackend};
@@ -87,7 +87,7 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<u32> {
 
 /// Train a classifier of shape `config` on the labelled images `data`, calling `on_epoch` after each epoch.
 ///
-/// Parameters start from [`Layout::init`] with the seed; each epoch visits the rows in [`epoch_order`],
+/// Parameters start from [`init_params`] with the seed; each epoch visits the rows in [`epoch_order`],
 /// `batch` at a time; each batch is one Adam step on the mean cross-entropy of its images.
 ///
 /// # Formula
@@ -116,8 +116,8 @@ pub fn train(
     }
     let (n, d, c) = (data.len(), config.input_dim(), config.classes);
     let batch = settings.batch.min(n);
-    let layout = Layout::new(config);
-    let mut params = layout.init(settings.seed);
+    let layout = config.layout();
+    let mut params = init_params(&layout, settings.seed);
     let len = layout.num_params();
     let (mut grads, mut m, mut v, mut unused_ema) = (vec![0.0; len], vec![0.0; len], vec![0.0; len], vec![0.0; len]);
     let mut ws = Workspace::new(&layout, batch);

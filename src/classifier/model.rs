@@ -1,7 +1,7 @@
 //! A trained classifier: predictions, accuracy, its feature space, and its safetensors form.
 
 use super::loss::argmax_rows;
-use super::net::{Layout, Workspace};
+use super::net::{init_params, Layout, Workspace};
 use super::{ClassifierConfig, ClassifierError};
 use crate::checkpoint::{Checkpoint, CheckpointError, Tensor};
 use crate::data::{Dataset, Shape};
@@ -64,7 +64,7 @@ impl Classifier {
         provenance: Option<Provenance>,
     ) -> Result<Self, ClassifierError> {
         config.validate()?;
-        let layout = Layout::new(&config);
+        let layout = config.layout();
         if params.len() != layout.num_params() {
             return Err(ClassifierError::invalid(
                 "classifier parameters",
@@ -81,7 +81,7 @@ impl Classifier {
     /// An untrained classifier with the initial weights of `seed`.
     pub fn init(config: ClassifierConfig, seed: u64) -> Result<Self, ClassifierError> {
         config.validate()?;
-        let params = Layout::new(&config).init(seed);
+        let params = init_params(&config.layout(), seed);
         Classifier::new(config, params, None)
     }
 
@@ -234,7 +234,7 @@ impl Classifier {
             classes: checkpoint.meta("classes", "an integer", file)?,
         };
         config.validate()?;
-        let layout = Layout::new(&config);
+        let layout = config.layout();
         let mut params = vec![0.0f32; layout.num_params()];
         for t in layout.tensors() {
             let name = format!("{TENSOR_PREFIX}{}", t.name);

@@ -8,7 +8,7 @@
 
 use super::kernels::{matmul, transpose, ALayout};
 use super::ClassifierConfig;
-use crate::train::model::{dense_layout, LayerSlots, TensorInfo};
+use crate::train::model::DenseLayout;
 use crate::train::{rng, Backend, CpuBackend};
 use rayon::prelude::*;
 
@@ -17,58 +17,24 @@ pub(crate) fn init_stream(index: usize) -> u64 {
     rng::stream(rng::Purpose::User, (1 << 40) | index as u64)
 }
 
-/// Flat layout of the parameters of a validated config.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Layout {
-    tensors: Vec<TensorInfo>,
-    layers: Vec<LayerSlots>,
-    len: usize,
-}
+/// Flat layout of the classifier's parameters ([`DenseLayout`]; see [`ClassifierConfig::layout`]).
+pub type Layout = DenseLayout;
 
-impl Layout {
-    /// The layout of `config` (which should be validated: widths ≥ 1).
-    pub fn new(config: &ClassifierConfig) -> Layout {
-        let widths: Vec<usize> = std::iter::once(config.input_dim())
-            .chain(config.hidden.iter().copied())
-            .chain(std::iter::once(config.classes))
+impl ClassifierConfig {
+    /// The parameter layout of this config (which should be validated: widths ≥ 1).
+    pub fn layout(&self) -> Layout {
+        let widths: Vec<usize> = std::iter::once(self.input_dim())
+            .chain(self.hidden.iter().copied())
+            .chain(std::iter::once(self.classes))
             .collect();
         let dims: Vec<(usize, usize)> = widths.windows(2).map(|w| (w[0], w[1])).collect();
-        let (tensors, layers, len) = dense_layout(&dims);
-        Layout { tensors, layers, len }
+        DenseLayout::new(&dims)
     }
+}
 
-    /// Every tensor, in layout order.
-    pub fn tensors(&self) -> &[TensorInfo] {
-        &self.tensors
-    }
-
-    /// Weight and bias ranges per layer, input layer first.
-    pub fn layers(&self) -> &[LayerSlots] {
-        &self.layers
-    }
-
-    /// Length of the flat parameter vector.
-    pub fn num_params(&self) -> usize {
-        self.len
-    }
-
-    /// Deterministic initial parameters: entry j of a tensor with fan-in n uniform on `(−1/√n, 1/√n)`
-    /// (PyTorch's default `Linear` bound, weights and biases alike).
-    ///
-    /// # Formula
-    /// `θ_j = (2u − 1)/√n`, `u = open01(bits(stream_key(seed, init_stream(tensor index)), j))`, in f64 and
-    /// rounded to f32; j runs over the tensor in its `[out, in]` row-major order.
-    pub fn init(&self, seed: u64) -> Vec<f32> {
-        let mut params = vec![0.0f32; self.len];
-        for (index, tensor) in self.tensors.iter().enumerate() {
-            let key = rng::stream_key(seed, init_stream(index));
-            let bound = 1.0 / (tensor.fan_in as f64).sqrt();
-            for (j, p) in params[tensor.range()].iter_mut().enumerate() {
-                *p = ((2.0 * rng::open01(rng::bits(key, j as u64)) - 1.0) * bound) as f32;
-            }
-        }
-        params
-    }
+/// Deterministic initial parameters ([`DenseLayout::init`]), tensor i on the stream [`init_stream`]`(i)`.
+pub fn init_params(layout: &Layout, seed: u64) -> Vec<f32> {
+    layout.init(seed, init_stream)
 }
 
 /// Buffers for batches of up to `capacity` rows: the transposed weights, every layer's activations, and
@@ -86,11 +52,11 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new(layout: &Layout, capacity: usize) -> Workspace {
-        let widest = layout.layers.iter().map(|l| l.output).max().unwrap_or(0);
+        let widest = layout.layers().iter().map(|l| l.output).max().unwrap_or(0);
         Workspace {
             capacity,
-            transposed: layout.layers.iter().map(|l| vec![0.0; l.input * l.output]).collect(),
-            act: layout.layers.iter().map(|l| vec![0.0; capacity * l.output]).collect(),
+            transposed: layout.layers().iter().map(|l| vec![0.0; l.input * l.output]).collect(),
+            act: layout.layers().iter().map(|l| vec![0.0; capacity * l.output]).collect(),
             grad_out: vec![0.0; capacity * widest],
             grad_in: vec![0.0; capacity * widest],
         }
@@ -107,25 +73,25 @@ impl Workspace {
     /// `H_0 = X`, `H_l = ReLU(H_{l−1} W_lᵀ + 1 b_lᵀ)` for the hidden layers, logits `Z = H_L W_{L+1}ᵀ + 1 bᵀ`;
     /// `ReLU(z) = max(z, 0)`. Each product is [`matmul`]'s fixed-order sum, the bias added after it.
     pub fn forward(&mut self, layout: &Layout, params: &[f32], x: &[f32], rows: usize) -> &[f32] {
-        self.forward_to(layout, params, x, rows, layout.layers.len());
-        let last = layout.layers.last().expect("at least one layer");
-        &self.act[layout.layers.len() - 1][..rows * last.output]
+        self.forward_to(layout, params, x, rows, layout.layers().len());
+        let last = layout.layers().last().expect("at least one layer");
+        &self.act[layout.layers().len() - 1][..rows * last.output]
     }
 
     /// The activations `H_L` of the last hidden layer (the penultimate features), rows × h_L; the layers
     /// above it are not computed. Needs at least one hidden layer.
     pub fn features(&mut self, layout: &Layout, params: &[f32], x: &[f32], rows: usize) -> &[f32] {
-        let hidden = layout.layers.len() - 1;
+        let hidden = layout.layers().len() - 1;
         assert!(hidden >= 1, "features need a hidden layer");
         self.forward_to(layout, params, x, rows, hidden);
-        &self.act[hidden - 1][..rows * layout.layers[hidden - 1].output]
+        &self.act[hidden - 1][..rows * layout.layers()[hidden - 1].output]
     }
 
     /// Layers `0..count` of the forward pass.
     fn forward_to(&mut self, layout: &Layout, params: &[f32], x: &[f32], rows: usize, count: usize) {
         assert!(rows <= self.capacity, "batch of {rows} rows, workspace for {}", self.capacity);
-        let last = layout.layers.len() - 1;
-        for (l, slot) in layout.layers.iter().enumerate().take(count) {
+        let last = layout.layers().len() - 1;
+        for (l, slot) in layout.layers().iter().enumerate().take(count) {
             let (below, rest) = self.act.split_at_mut(l);
             let input: &[f32] = if l == 0 { x } else { &below[l - 1] };
             let wt = &mut self.transposed[l];
@@ -160,10 +126,10 @@ impl Workspace {
         grads: &mut [f32],
     ) {
         let cpu = CpuBackend::new();
-        let last = layout.layers.len() - 1;
-        self.grad_out[..rows * layout.layers[last].output]
-            .copy_from_slice(&dlogits[..rows * layout.layers[last].output]);
-        for (l, slot) in layout.layers.iter().enumerate().rev() {
+        let last = layout.layers().len() - 1;
+        self.grad_out[..rows * layout.layers()[last].output]
+            .copy_from_slice(&dlogits[..rows * layout.layers()[last].output]);
+        for (l, slot) in layout.layers().iter().enumerate().rev() {
             let g = &self.grad_out[..rows * slot.output];
             cpu.column_sum(rows, slot.output, g, &mut grads[slot.bias.clone()]);
             let input: &[f32] = if l == 0 { x } else { &self.act[l - 1][..rows * slot.input] };

@@ -114,47 +114,35 @@ pub struct LayerSlots {
     pub bias: Range<usize>,
 }
 
-/// A validated MLP shape with its flat parameter layout.
+/// The flat layout of a stack of dense layers `(in, out)`: `layers.{l}.weight` (out × in, row-major) then
+/// `layers.{l}.bias`, tensor after tensor with no padding. Shared by the velocity MLP and the classifier
+/// (`crate::classifier`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mlp {
-    config: MlpConfig,
+pub struct DenseLayout {
     tensors: Vec<TensorInfo>,
     layers: Vec<LayerSlots>,
     len: usize,
 }
 
-/// The flat layout of a stack of dense layers `(in, out)`: `layers.{l}.weight` (out × in, row-major) then
-/// `layers.{l}.bias`, tensor after tensor with no padding. Returns the tensors, the per-layer slots and the
-/// total length. Shared by the velocity MLP and the classifier (`crate::classifier`).
-pub fn dense_layout(dims: &[(usize, usize)]) -> (Vec<TensorInfo>, Vec<LayerSlots>, usize) {
-    let (mut tensors, mut layers, mut offset) = (Vec::new(), Vec::new(), 0);
-    for (l, &(input, output)) in dims.iter().enumerate() {
-        let weight =
-            TensorInfo { name: format!("layers.{l}.weight"), shape: vec![output, input], offset, fan_in: input };
-        let bias = TensorInfo {
-            name: format!("layers.{l}.bias"),
-            shape: vec![output],
-            offset: offset + input * output,
-            fan_in: input,
-        };
-        offset = bias.range().end;
-        layers.push(LayerSlots { input, output, weight: weight.range(), bias: bias.range() });
-        tensors.push(weight);
-        tensors.push(bias);
-    }
-    (tensors, layers, offset)
-}
-
-impl Mlp {
-    /// Validate the config and lay the tensors out.
-    pub fn new(config: MlpConfig) -> Result<Self, TrainError> {
-        config.validate()?;
-        let (tensors, layers, len) = dense_layout(&config.layer_dims());
-        Ok(Mlp { config, tensors, layers, len })
-    }
-
-    pub fn config(&self) -> &MlpConfig {
-        &self.config
+impl DenseLayout {
+    /// The layout of layers with these `(in, out)` widths, input layer first.
+    pub fn new(dims: &[(usize, usize)]) -> DenseLayout {
+        let (mut tensors, mut layers, mut offset) = (Vec::new(), Vec::new(), 0);
+        for (l, &(input, output)) in dims.iter().enumerate() {
+            let weight =
+                TensorInfo { name: format!("layers.{l}.weight"), shape: vec![output, input], offset, fan_in: input };
+            let bias = TensorInfo {
+                name: format!("layers.{l}.bias"),
+                shape: vec![output],
+                offset: offset + input * output,
+                fan_in: input,
+            };
+            offset = bias.range().end;
+            layers.push(LayerSlots { input, output, weight: weight.range(), bias: bias.range() });
+            tensors.push(weight);
+            tensors.push(bias);
+        }
+        DenseLayout { tensors, layers, len: offset }
     }
 
     /// Every tensor, in layout order.
@@ -172,26 +160,68 @@ impl Mlp {
         self.len
     }
 
-    /// Widest activation (for scratch buffers).
-    pub fn max_width(&self) -> usize {
-        self.layers.iter().map(|l| l.output).max().unwrap_or(0)
-    }
-
     /// Deterministic initial parameters: every entry of a tensor with fan-in `n` uniform on `(−1/√n, 1/√n)`
-    /// (weights and biases alike; the bound of PyTorch's default `Linear` initialisation).
+    /// (weights and biases alike; the bound of PyTorch's default `Linear` initialisation). Tensor `i` draws
+    /// from the stream `stream(i)`, so each network keeps its own streams.
     ///
     /// # Formula
-    /// `θ_j = (2u − 1)/√n`, `u = uniform_at(stream_key(seed, stream(Init, tensor index)), j)`.
-    pub fn init(&self, seed: u64) -> Vec<f32> {
+    /// `θ_j = (2u − 1)/√n`, `u = open01(bits(stream_key(seed, stream(i)), j))`, in f64 and rounded to f32;
+    /// j runs over the tensor in its `[out, in]` row-major order.
+    pub fn init(&self, seed: u64, stream: impl Fn(usize) -> u64) -> Vec<f32> {
         let mut params = vec![0.0f32; self.len];
         for (index, tensor) in self.tensors.iter().enumerate() {
-            let key = rng::stream_key(seed, rng::stream(rng::Purpose::Init, index as u64));
+            let key = rng::stream_key(seed, stream(index));
             let bound = 1.0 / (tensor.fan_in as f64).sqrt();
             for (j, p) in params[tensor.range()].iter_mut().enumerate() {
                 *p = ((2.0 * rng::open01(rng::bits(key, j as u64)) - 1.0) * bound) as f32;
             }
         }
         params
+    }
+}
+
+/// A validated MLP shape with its flat parameter layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mlp {
+    config: MlpConfig,
+    layout: DenseLayout,
+}
+
+impl Mlp {
+    /// Validate the config and lay the tensors out.
+    pub fn new(config: MlpConfig) -> Result<Self, TrainError> {
+        config.validate()?;
+        let layout = DenseLayout::new(&config.layer_dims());
+        Ok(Mlp { config, layout })
+    }
+
+    pub fn config(&self) -> &MlpConfig {
+        &self.config
+    }
+
+    /// Every tensor, in layout order.
+    pub fn tensors(&self) -> &[TensorInfo] {
+        self.layout.tensors()
+    }
+
+    /// Weight and bias ranges per layer, input layer first.
+    pub fn layers(&self) -> &[LayerSlots] {
+        self.layout.layers()
+    }
+
+    /// Total number of parameters (length of the flat vector).
+    pub fn num_params(&self) -> usize {
+        self.layout.num_params()
+    }
+
+    /// Widest activation (for scratch buffers).
+    pub fn max_width(&self) -> usize {
+        self.layers().iter().map(|l| l.output).max().unwrap_or(0)
+    }
+
+    /// Deterministic initial parameters ([`DenseLayout::init`]), tensor i on the stream `(Init, i)`.
+    pub fn init(&self, seed: u64) -> Vec<f32> {
+        self.layout.init(seed, |index| rng::stream(rng::Purpose::Init, index as u64))
     }
 }
 
