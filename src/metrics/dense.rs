@@ -3,7 +3,7 @@
 //! Parallelism is over fixed blocks of output rows, so an entry's reduction order is set by the block
 //! layout alone and never by the number of threads.
 
-use crate::linalg::{matmul_nn, matmul_nt, product, Strided};
+use crate::linalg::{product, Strided};
 use rayon::prelude::*;
 
 /// Output rows per task in [`gram`]: small enough to balance the triangular work over two or more threads.
@@ -31,19 +31,10 @@ pub(crate) fn gram(x: &[f64], n: usize, d: usize) -> Vec<f64> {
     out
 }
 
-/// `out = A W` for row-major `A` (`m × d`) and `W` (`d × k`); `out` is `m × k`. Single-threaded.
-pub(crate) fn matmul_f64(a: &[f64], w: &[f64], m: usize, d: usize, k: usize, out: &mut [f64]) {
-    matmul_nn(a, w, m, d, k, out);
-}
-
-/// `out = A Bᵀ` for row-major `A` (`m × d`) and `B` (`n × d`); `out` is `m × n`. Single-threaded.
-pub(crate) fn dots_f32(a: &[f32], b: &[f32], m: usize, n: usize, d: usize, out: &mut [f32]) {
-    matmul_nt(a, b, m, d, n, out);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::linalg::{matmul_nn, matmul_nt};
 
     fn data(len: usize, salt: f64) -> Vec<f64> {
         (0..len).map(|i| ((i as f64 + salt) * 0.7381).sin()).collect()
@@ -65,7 +56,7 @@ mod tests {
 
         let w = data(d * k, 1.7);
         let mut out = vec![0.0; n * k];
-        matmul_f64(&x, &w, n, d, k, &mut out);
+        matmul_nn(&x, &w, n, d, k, &mut out);
         for i in 0..n {
             for j in 0..k {
                 let expect: f64 = (0..d).map(|l| x[i * d + l] * w[l * k + j]).sum();
@@ -76,7 +67,7 @@ mod tests {
         let a: Vec<f32> = data(n * d, 0.9).iter().map(|&v| v as f32).collect();
         let b: Vec<f32> = data(k * d, 2.1).iter().map(|&v| v as f32).collect();
         let mut out = vec![0.0f32; n * k];
-        dots_f32(&a, &b, n, k, d, &mut out);
+        matmul_nt(&a, &b, n, d, k, &mut out);
         for i in 0..n {
             for j in 0..k {
                 let expect: f64 = (0..d).map(|l| a[i * d + l] as f64 * b[j * d + l] as f64).sum();

@@ -7,10 +7,10 @@
 //!
 //! Neither is the Inception-based FID, and results never say so.
 
-use super::dense::matmul_f64;
 use super::eigen::sym_eigen;
 use super::frechet::FrechetReference;
 use super::{MetricsError, Moments, Samples};
+use crate::linalg::matmul_nn;
 use nalgebra::DMatrix;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -144,7 +144,7 @@ impl FeatureSpace for PixelPca {
             let m = rows.len() / d;
             let centred: Vec<f64> =
                 rows.chunks_exact(d).flat_map(|r| r.iter().zip(&self.mean).map(|(&v, mu)| v as f64 - mu)).collect();
-            matmul_f64(&centred, &self.components, m, d, k, out);
+            matmul_nn(&centred, &self.components, m, d, k, out);
         });
         Ok(FeatureMatrix { data, rows: x.rows(), cols: k })
     }

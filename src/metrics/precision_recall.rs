@@ -21,8 +21,8 @@
 //! task). Blocks run in parallel; per-row results do not depend on the thread count, and the recall flags
 //! are merged by OR, which is exact in any order.
 
-use super::dense::dots_f32;
 use super::{MetricsError, Samples};
+use crate::linalg::matmul_nt;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -102,7 +102,7 @@ fn map_blocks<R: Send>(
             let m = rows.len() / d;
             let first = b * block;
             let mut dist = vec![0.0f32; m * n];
-            dots_f32(rows, &reference.data, m, n, d, &mut dist);
+            matmul_nt(rows, &reference.data, m, d, n, &mut dist);
             for (i, row) in dist.chunks_exact_mut(n).enumerate() {
                 let qn = query.norms[first + i];
                 for (v, &rn) in row.iter_mut().zip(&reference.norms) {
