@@ -4,11 +4,10 @@
 //! The real side ([`Reference`]) is prepared once (moments, PCA, k-NN radii) and reused for every sampler
 //! setting or generation.
 
-use super::train::{DataChoice, TrainRunConfig};
+use super::train::{load_split, DataChoice, TrainRunConfig};
 use crate::classifier::Classifier;
-use crate::data::{self, DataError, Dataset, Split};
+use crate::data::{DataError, Dataset, Split};
 use crate::metrics::{FeatureFrechet, MetricsError, Moments, PixelPca, PrecisionRecallParams, RealManifold, Samples};
-use crate::theory::Covariance;
 use crate::train::sampler::Sampled;
 use serde::Serialize;
 
@@ -18,28 +17,7 @@ const REFERENCE_SEED_OFFSET: u64 = 0x5EED_7E57;
 /// The held-out real set for a training run: the test split of the same source, transformed the same way
 /// (first `limit` rows); Gaussian data: fresh draws under another seed.
 pub fn load_reference(config: &TrainRunConfig, limit: usize) -> Result<Dataset, DataError> {
-    let full = match &config.data {
-        DataChoice::Embedded => data::embedded_fashion_mnist(Split::Test)?,
-        DataChoice::Idx(dir) => data::read_idx(dir, Split::Test)?,
-        DataChoice::Cifar10(dir) => data::read_cifar10(dir, Split::Test)?,
-        DataChoice::Gaussian { spectrum } => {
-            let cov = Covariance::from_spectrum(spectrum).expect("validated");
-            let seed = config.train.seed.wrapping_add(REFERENCE_SEED_OFFSET);
-            return data::gaussian_vectors(limit, &vec![0.0; spectrum.len()], &cov, seed);
-        }
-    };
-    let kept = if limit < full.len() {
-        let (values, shape, labels, source) = full.into_parts();
-        let d = shape.dim();
-        Dataset::new(values[..limit * d].to_vec(), shape, labels.map(|l| l[..limit].to_vec()), source)?
-    } else {
-        full
-    };
-    if config.downsample {
-        kept.downsample2()
-    } else {
-        Ok(kept)
-    }
+    load_split(config, Split::Test, Some(limit), config.train.seed.wrapping_add(REFERENCE_SEED_OFFSET))
 }
 
 /// The real set, with what every evaluation against it needs.

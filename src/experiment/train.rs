@@ -231,17 +231,29 @@ pub struct TrainRunConfig {
 
 /// Load the training split the config names (first `images` rows if set, 2× down-sampled if asked).
 pub fn load_data(config: &TrainRunConfig) -> Result<Dataset, data::DataError> {
+    load_split(config, Split::Train, config.images, config.train.seed)
+}
+
+/// `split` of the config's data: its first `rows` rows (all if `None`), 2× down-sampled if the config asks.
+/// Gaussian data has no splits: `rows` vectors (default [`DEFAULT_GAUSSIAN_IMAGES`]) drawn with
+/// `gaussian_seed`.
+pub fn load_split(
+    config: &TrainRunConfig,
+    split: Split,
+    rows: Option<usize>,
+    gaussian_seed: u64,
+) -> Result<Dataset, data::DataError> {
     let full = match &config.data {
-        DataChoice::Embedded => data::embedded_fashion_mnist(Split::Train)?,
-        DataChoice::Idx(dir) => data::read_idx(dir, Split::Train)?,
-        DataChoice::Cifar10(dir) => data::read_cifar10(dir, Split::Train)?,
+        DataChoice::Embedded => data::embedded_fashion_mnist(split)?,
+        DataChoice::Idx(dir) => data::read_idx(dir, split)?,
+        DataChoice::Cifar10(dir) => data::read_cifar10(dir, split)?,
         DataChoice::Gaussian { spectrum } => {
             let cov = Covariance::from_spectrum(spectrum).expect("validated");
-            let n = config.images.unwrap_or(DEFAULT_GAUSSIAN_IMAGES);
-            return data::gaussian_vectors(n, &vec![0.0; spectrum.len()], &cov, config.train.seed);
+            let n = rows.unwrap_or(DEFAULT_GAUSSIAN_IMAGES);
+            return data::gaussian_vectors(n, &vec![0.0; spectrum.len()], &cov, gaussian_seed);
         }
     };
-    let kept = match config.images {
+    let kept = match rows {
         Some(n) if n < full.len() => {
             let (values, shape, labels, source) = full.into_parts();
             let d = shape.dim();
