@@ -6,11 +6,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use flowcollapse::experiment::dae::{self, DaeParams};
 use flowcollapse::experiment::flow::{self, FlowParams};
 use flowcollapse::experiment::gaussian::{self, GaussianParams};
-use flowcollapse::experiment::reflow::{self, ReflowParams};
+use flowcollapse::experiment::linear_reflow::{self, LinearReflowParams};
 use flowcollapse::experiment::{input, ConfigError};
 use flowcollapse::report::records::to_jsonl;
 use flowcollapse::report::rundir::RunDir;
-use flowcollapse::report::runs::{write_dae_run, write_flow_run, write_gaussian_run, write_reflow_run};
+use flowcollapse::report::runs::{write_dae_run, write_flow_run, write_gaussian_run, write_linear_reflow_run};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -70,10 +70,25 @@ pub(crate) enum Command {
     /// Without --strategy or --alpha, compares Reflow, RA α=0.5 and Accumulate. Writes a run directory with
     /// manifest.json, records.csv, records.json and the figures variance and trace (PNG + SVG).
     #[command(after_help = "Examples:\n  \
-        flowcollapse reflow --euler-steps 4 --generations 20\n  \
-        flowcollapse reflow --euler-steps 8 --pairs 2000 --replicates 64 --generations 30\n  \
-        flowcollapse reflow --ridge 0.05 --strategy replace --format jsonl | jq .variance_ratio")]
-    Reflow(ReflowArgs),
+        flowcollapse linear-reflow --euler-steps 4 --generations 20\n  \
+        flowcollapse linear-reflow --euler-steps 8 --pairs 2000 --replicates 64 --generations 30\n  \
+        flowcollapse linear-reflow --ridge 0.05 --strategy replace --format jsonl | jq .variance_ratio")]
+    LinearReflow(LinearReflowArgs),
+    /// Reflow generations of a trained flow: retrain it on its own (noise, sample) pairs, generation after
+    /// generation, under each strategy, and watch what happens to variance and quality.
+    ///
+    /// Model 1 is the 1-rectified flow (trained here, or --from a train run). Model k ≥ 2 starts from model
+    /// k−1's EMA weights and trains --steps steps on the pairs its arm builds: reflow (synthetic pairs only),
+    /// ra (⌊ρB⌋ real images with their inverted noise in every batch), ora / oras (both kinds made online
+    /// every step; oras inverts stochastically), accumulate (every earlier generation's pairs) and
+    /// independent (the control: train continued on independent pairs). Every generation is evaluated at
+    /// several Euler step counts. Writes a resumable run directory with records, figures and index.html.
+    #[command(after_help = "Examples:\n  \
+        flowcollapse reflow --downsample --hidden 512,512 --generations 5 --strategy reflow,ra,ora,independent\n  \
+        flowcollapse reflow --from runs/train-20261125T120000Z --strategy reflow,reflow:unclipped --pairs 10000\n  \
+        flowcollapse reflow --resume runs/reflow-20261202T030000Z\n  \
+        flowcollapse reflow --data gaussian --spectrum 4,0.25 --hidden 64,64 --format jsonl | jq .variance_ratio")]
+    Reflow(Box<cli::reflow::ReflowArgs>),
     /// Train a rectified-flow velocity MLP by flow matching on images or Gaussian vectors (CPU).
     ///
     /// Independent coupling (the 1-rectified flow): x0 ~ N(0, I), x1 a training image, t ~ U(0, 1), loss
@@ -228,7 +243,7 @@ struct FlowArgs {
 }
 
 #[derive(Args)]
-struct ReflowArgs {
+struct LinearReflowArgs {
     /// Data covariance as its eigenvalues, all > 0 [default: 4,0.25]
     #[arg(long, value_delimiter = ',', value_name = "λ1,λ2,…", conflicts_with = "cov", allow_negative_numbers = true)]
     spectrum: Option<Vec<f64>>,
@@ -366,7 +381,8 @@ fn dispatch(command: Command) -> Result<(), Failure> {
         Command::Dae(args) => run_dae(&args),
         Command::Flow(args) => run_flow(&args),
         Command::Gaussian(args) => run_gaussian(&args),
-        Command::Reflow(args) => run_reflow(&args),
+        Command::LinearReflow(args) => run_linear_reflow(&args),
+        Command::Reflow(args) => cli::reflow::run_reflow(&args),
         Command::Train(args) => cli::train::run_train(&args),
         Command::Sample(args) => cli::evaluate::run_sample(&args),
         Command::Eval(args) => cli::evaluate::run_eval(&args),
@@ -483,8 +499,8 @@ fn run_gaussian(args: &GaussianArgs) -> Result<(), Failure> {
     })
 }
 
-fn run_reflow(args: &ReflowArgs) -> Result<(), Failure> {
-    let cli = ReflowParams {
+fn run_linear_reflow(args: &LinearReflowArgs) -> Result<(), Failure> {
+    let cli = LinearReflowParams {
         spectrum: args.spectrum.clone(),
         cov: args.cov.clone(),
         euler_steps: args.euler_steps,
@@ -498,12 +514,12 @@ fn run_reflow(args: &ReflowArgs) -> Result<(), Failure> {
         replicates: args.replicates,
         seed: args.seed,
     };
-    let params = args.run.params(cli, ReflowParams::overridden_by)?;
+    let params = args.run.params(cli, LinearReflowParams::overridden_by)?;
     let config = params.validate()?;
-    let run = args.run.stage("reflow")?;
-    let outcomes = reflow::run(&config);
-    let records = reflow::records(&config, &outcomes);
-    write_reflow_run(&run, &params, &config, &outcomes, &records).map_err(|e| failure(1, e))?;
+    let run = args.run.stage("linear-reflow")?;
+    let outcomes = linear_reflow::run(&config);
+    let records = linear_reflow::records(&config, &outcomes);
+    write_linear_reflow_run(&run, &params, &config, &outcomes, &records).map_err(|e| failure(1, e))?;
     args.run.finish(run, &records, |dir| {
         use std::fmt::Write;
         let g = config.generations;

@@ -29,7 +29,7 @@ pub const STEPS: [&[&str]; 3] = [
         "DIR/train",
     ],
     &["eval", "--run", "DIR/train", "--samples", "1000", "--euler-steps", "1,2,4,8,16,50", "--out", "DIR/eval"],
-    &["reflow", "--euler-steps", "8", "--pairs", "2000", "--generations", "30", "--out", "DIR/reflow"],
+    &["linear-reflow", "--euler-steps", "8", "--pairs", "2000", "--generations", "30", "--out", "DIR/linear-reflow"],
 ];
 
 #[derive(clap::Args)]
@@ -52,6 +52,8 @@ pub fn run_demo(args: &DemoArgs) -> Result<(), Failure> {
         let cli = super::super::Cli::try_parse_from(&argv).map_err(|e| failure(1, e))?;
         super::super::dispatch(cli.command)?;
     }
-    eprintln!("demo finished: {root}/train/samples.png, {root}/eval/few_step_quality.png, {root}/reflow/variance.png");
+    eprintln!(
+        "demo finished: {root}/train/samples.png, {root}/eval/few_step_quality.png, {root}/linear-reflow/variance.png"
+    );
     Ok(())
 }

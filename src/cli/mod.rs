@@ -3,6 +3,7 @@
 pub mod classifier;
 pub mod demo;
 pub mod evaluate;
+pub mod reflow;
 pub mod train;
 
 pub(crate) use super::{failure, print_stdout, Failure, Format, RunArgs};

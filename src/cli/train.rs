@@ -3,7 +3,7 @@
 use super::{failure, print_stdout, Failure, Format, RunArgs};
 use clap::Args;
 use flowcollapse::data::{Dataset, Shape};
-use flowcollapse::experiment::train::{self as run, TrainParams, TrainRecord, TrainRunConfig};
+use flowcollapse::experiment::train::{self as run, Interrupt, LoopEnd, TrainParams, TrainRecord, TrainRunConfig};
 use flowcollapse::experiment::ConfigError;
 use flowcollapse::report::grid::write_grid;
 use flowcollapse::report::rundir::utc_stamp;
@@ -17,8 +17,9 @@ use std::path::{Path, PathBuf};
 /// Samples drawn for the grid at the end of a run.
 const GRID_SAMPLES: usize = 64;
 
+/// The data, network and optimiser flags that `train` and `reflow` share.
 #[derive(Args)]
-pub struct TrainArgs {
+pub struct TrainFlags {
     /// Training data: fashion-mnist (embedded subset), idx (MNIST-format files in --data-dir), cifar10
     /// (binary batches in --data-dir) or gaussian (N(0, diag(--spectrum)) vectors) [default: fashion-mnist]
     #[arg(long, value_parser = ["fashion-mnist", "idx", "cifar10", "gaussian"])]
@@ -71,6 +72,12 @@ pub struct TrainArgs {
     /// Euler steps of the sample grid drawn at the end [default: 50]
     #[arg(long, value_name = "K")]
     sample_steps: Option<usize>,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    flags: TrainFlags,
     /// Continue the run in DIR from its checkpoint (only --steps may change)
     #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "out"])]
     resume: Option<PathBuf>,
@@ -78,8 +85,8 @@ pub struct TrainArgs {
     run: RunArgs,
 }
 
-impl TrainArgs {
-    fn params(&self) -> TrainParams {
+impl TrainFlags {
+    pub fn params(&self) -> TrainParams {
         TrainParams {
             data: self.data.clone(),
             data_dir: self.data_dir.clone(),
@@ -128,9 +135,21 @@ pub fn run_train(args: &TrainArgs) -> Result<(), Failure> {
         Some(dir) => prepare_resume(args, dir, jsonl)?,
         None => prepare_fresh(args, jsonl)?,
     };
-    let outcome = run::train(&mut trainer, &data, &config, &mut run);
+    let interrupt = Interrupt::on_signals().map_err(|e| failure(1, format!("cannot watch for SIGINT/SIGTERM: {e}")))?;
+    let outcome = run::train(&mut trainer, &data, &config, &mut run, &interrupt);
     match outcome {
-        Ok(()) => {
+        Ok(LoopEnd::Interrupted) => {
+            let dir = run.finish("interrupted", |_| Ok(()))?;
+            Err(failure(
+                130,
+                format!(
+                    "interrupted at step {}; continue with: flowcollapse train --resume {}",
+                    trainer.step_count(),
+                    dir.display()
+                ),
+            ))
+        }
+        Ok(LoopEnd::Complete) => {
             let (mlp, ema) = (trainer.mlp().clone(), trainer.ema());
             let shape = data.shape();
             let dir = run.finish("complete", |dir| draw_grid(trainer.backend(), &mlp, ema, shape, &config, dir))?;
@@ -171,7 +190,7 @@ pub fn run_train(args: &TrainArgs) -> Result<(), Failure> {
 }
 
 fn prepare_fresh(args: &TrainArgs, jsonl: bool) -> Result<Prepared, Failure> {
-    let params = args.run.params(args.params(), TrainParams::overridden_by)?;
+    let params = args.run.params(args.flags.params(), TrainParams::overridden_by)?;
     let mut config = params.validate()?;
     let data = run::load_data(&config).map_err(data_failure)?;
     config.train.mlp.dim = data.dim();
@@ -194,7 +213,7 @@ fn prepare_fresh(args: &TrainArgs, jsonl: bool) -> Result<Prepared, Failure> {
 }
 
 fn prepare_resume(args: &TrainArgs, dir: &Path, jsonl: bool) -> Result<Prepared, Failure> {
-    let mut others = args.params();
+    let mut others = args.flags.params();
     others.steps = None;
     if others != TrainParams::default() {
         return Err(failure(
@@ -206,7 +225,7 @@ fn prepare_resume(args: &TrainArgs, dir: &Path, jsonl: bool) -> Result<Prepared,
     let (manifest, checkpoint, records) = TrainRun::reopen(dir).map_err(|e| failure(2, e))?;
     let stored: TrainParams = serde_json::from_value(manifest["params"].clone())
         .map_err(|e| failure(2, format!("{}: params: {e}", dir.join("manifest.json").display())))?;
-    let params = stored.overridden_by(TrainParams { steps: args.steps, ..TrainParams::default() });
+    let params = stored.overridden_by(TrainParams { steps: args.flags.steps, ..TrainParams::default() });
     let mut config = params.validate()?;
     let data = run::load_data(&config).map_err(data_failure)?;
     config.train.mlp.dim = data.dim();
@@ -238,7 +257,7 @@ fn prepare_resume(args: &TrainArgs, dir: &Path, jsonl: bool) -> Result<Prepared,
 }
 
 /// The resolved settings recorded in the manifest (and in each checkpoint's `config` metadata).
-fn resolved(config: &TrainRunConfig, data: &Dataset) -> serde_json::Value {
+pub(crate) fn resolved(config: &TrainRunConfig, data: &Dataset) -> serde_json::Value {
     let t = &config.train;
     json!({
         "run": config,
@@ -268,7 +287,7 @@ pub fn fresh_dir(root: &Path, prefix: &str) -> PathBuf {
 }
 
 /// JSON lines on stdout, or a progress bar with loss and images/s on stderr.
-fn on_log(jsonl: bool, total: u64, start: u64) -> Box<dyn FnMut(&TrainRecord)> {
+pub(crate) fn on_log(jsonl: bool, total: u64, start: u64) -> Box<dyn FnMut(&TrainRecord)> {
     if jsonl {
         return Box::new(|r: &TrainRecord| {
             let _ = print_stdout(&format!("{}\n", serde_json::to_string(r).expect("records serialise")));

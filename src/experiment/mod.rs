@@ -9,6 +9,7 @@ pub mod eval;
 pub mod flow;
 pub mod gaussian;
 pub mod input;
+pub mod linear_reflow;
 pub mod reflow;
 pub mod train;
 

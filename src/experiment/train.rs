@@ -7,9 +7,13 @@
 use super::{input, ConfigError};
 use crate::data::{self, Dataset, Split};
 use crate::theory::Covariance;
-use crate::train::{Backend, IndependentPairs, MlpConfig, OptimConfig, TrainConfig, TrainError, TrainState, Trainer};
+use crate::train::{
+    Backend, IndependentPairs, MlpConfig, OptimConfig, PairSource, TrainConfig, TrainError, TrainState, Trainer,
+};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 pub const DEFAULT_STEPS: u64 = 2_000;
@@ -296,37 +300,125 @@ pub trait TrainObserver {
     fn checkpoint(&mut self, state: &TrainState) -> Result<(), Self::Error>;
 }
 
-/// Run the loop from the trainer's current step up to `config.steps`, logging every `log_every` steps and
-/// checkpointing every `checkpoint_every` steps and at the end. A non-finite loss or gradient stops it with
-/// the error; the last checkpoint written stays the last good state.
-pub fn train<B: Backend, O: TrainObserver>(
+/// How far and how often: the part of a run's settings the loop itself reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoopSettings {
+    /// Run until the trainer's step count reaches this.
+    pub steps: u64,
+    pub log_every: u64,
+    pub checkpoint_every: u64,
+}
+
+impl LoopSettings {
+    /// The checkpoint interval for `source`: `checkpoint_every` rounded up to a multiple of `log_every` and
+    /// of the source's refresh interval, so that every checkpoint closes a logging window (a resumed run
+    /// logs the same windows) and falls on a step where the source refreshes from the checkpointed weights
+    /// (a resumed run repeats the refresh exactly).
+    pub fn checkpoint_interval(&self, source: &dyn PairSource) -> u64 {
+        let unit = crate::train::pairs::lcm(self.log_every.max(1), source.refresh_every().unwrap_or(1).max(1));
+        unit * self.checkpoint_every.div_ceil(unit).max(1)
+    }
+}
+
+impl From<&TrainRunConfig> for LoopSettings {
+    fn from(c: &TrainRunConfig) -> Self {
+        LoopSettings { steps: c.steps, log_every: c.log_every, checkpoint_every: c.checkpoint_every }
+    }
+}
+
+/// How a loop ended without an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoopEnd {
+    /// The step count reached `steps`; the last state is checkpointed.
+    Complete,
+    /// An interruption (SIGINT, SIGTERM) was seen: the current step finished and was checkpointed.
+    Interrupted,
+}
+
+/// A flag the loop polls after every step: set by SIGINT or SIGTERM once [`Interrupt::on_signals`] ran.
+#[derive(Clone, Debug, Default)]
+pub struct Interrupt(Arc<AtomicBool>);
+
+impl Interrupt {
+    /// A flag nothing sets (library use, tests) unless [`Interrupt::raise`] is called.
+    pub fn none() -> Self {
+        Interrupt::default()
+    }
+
+    /// A flag that SIGINT and SIGTERM set, instead of killing the process.
+    pub fn on_signals() -> std::io::Result<Self> {
+        let flag = Arc::new(AtomicBool::new(false));
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(&flag))?;
+        }
+        Ok(Interrupt(flag))
+    }
+
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn raised(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The one training loop that `train` and every reflow generation run: from the trainer's current step up
+/// to `settings.steps`, asking `source` to refresh before each step, logging every `log_every` steps and
+/// checkpointing every [`LoopSettings::checkpoint_interval`] steps, at the end and on an interruption.
+/// A non-finite loss or gradient stops it with the error; the last checkpoint written stays the last good
+/// state.
+pub fn run_loop<B: Backend, O: TrainObserver>(
     trainer: &mut Trainer<B>,
-    data: &Dataset,
-    config: &TrainRunConfig,
+    source: &mut dyn PairSource,
+    settings: &LoopSettings,
     observer: &mut O,
-) -> Result<(), O::Error> {
-    let mut pairs = IndependentPairs::new(data.values(), data.dim(), config.train.seed)?;
+    interrupt: &Interrupt,
+) -> Result<LoopEnd, O::Error> {
+    let every = settings.checkpoint_interval(source);
+    let batch = trainer.config().batch as f64;
     let (start, mut window_loss, mut window_steps) = (Instant::now(), 0.0, 0u64);
     let mut window_start = Instant::now();
-    while trainer.step_count() < config.steps {
-        let stats = trainer.step(&mut pairs)?;
+    while trainer.step_count() < settings.steps {
+        source.refresh(trainer.step_count(), &trainer.ema_flow())?;
+        let stats = trainer.step(source)?;
         window_loss += stats.loss;
         window_steps += 1;
         let step = trainer.step_count();
-        if step.is_multiple_of(config.log_every) || step == config.steps {
+        let last = step == settings.steps;
+        if step.is_multiple_of(settings.log_every) || last {
             let seconds = window_start.elapsed().as_secs_f64();
             observer.logged(&TrainRecord {
                 step,
                 loss: window_loss / window_steps as f64,
                 grad_norm: stats.grad_norm,
-                images_per_s: (window_steps as f64 * config.train.batch as f64) / seconds.max(1e-9),
+                images_per_s: (window_steps as f64 * batch) / seconds.max(1e-9),
                 elapsed_s: start.elapsed().as_secs_f64(),
             })?;
             (window_loss, window_steps, window_start) = (0.0, 0, Instant::now());
         }
-        if step.is_multiple_of(config.checkpoint_every) || step == config.steps {
+        if interrupt.raised() && !last {
+            // Between refreshes a resumed run could not rebuild the source's pairs: keep the last checkpoint.
+            if step.is_multiple_of(every) || source.refresh_every().is_none() {
+                observer.checkpoint(&trainer.state())?;
+            }
+            return Ok(LoopEnd::Interrupted);
+        }
+        if step.is_multiple_of(every) || last {
             observer.checkpoint(&trainer.state())?;
         }
     }
-    Ok(())
+    Ok(LoopEnd::Complete)
+}
+
+/// The 1-rectified flow: [`run_loop`] on independent pairs of `data` under the config's seed.
+pub fn train<B: Backend, O: TrainObserver>(
+    trainer: &mut Trainer<B>,
+    data: &Dataset,
+    config: &TrainRunConfig,
+    observer: &mut O,
+    interrupt: &Interrupt,
+) -> Result<LoopEnd, O::Error> {
+    let mut pairs = IndependentPairs::new(data.values(), data.dim(), config.train.seed)?;
+    run_loop(trainer, &mut pairs, &LoopSettings::from(config), observer, interrupt)
 }

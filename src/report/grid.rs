@@ -12,6 +12,20 @@ const GAP: usize = 2;
 /// of ⌈√count⌉ columns, each pixel repeated `scale` times, and write it to `path` as PNG. Vector data has
 /// no picture: an error.
 pub fn write_grid(samples: &[f32], shape: Shape, count: usize, scale: usize, path: &Path) -> io::Result<()> {
+    let count = count.min(samples.len() / shape.dim().max(1)).max(1);
+    write_tiles(samples, shape, count, (count as f64).sqrt().ceil() as usize, scale, path)
+}
+
+/// Tile the first `count` rows of `samples` row by row into `cols` columns (tile i at row ⌊i/cols⌋,
+/// column i mod cols), as [`write_grid`] does with ⌈√count⌉ columns.
+pub fn write_tiles(
+    samples: &[f32],
+    shape: Shape,
+    count: usize,
+    cols: usize,
+    scale: usize,
+    path: &Path,
+) -> io::Result<()> {
     let Shape::Image { channels, height, width } = shape else {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("a {shape} sample is not an image")));
     };
@@ -21,7 +35,7 @@ pub fn write_grid(samples: &[f32], shape: Shape, count: usize, scale: usize, pat
     let d = channels * height * width;
     let count = count.min(samples.len() / d).max(1);
     let scale = scale.max(1);
-    let cols = (count as f64).sqrt().ceil() as usize;
+    let cols = cols.clamp(1, count);
     let rows = count.div_ceil(cols);
     let (tile_w, tile_h) = (width * scale, height * scale);
     let (w, h) = (cols * (tile_w + GAP) + GAP, rows * (tile_h + GAP) + GAP);

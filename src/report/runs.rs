@@ -7,7 +7,9 @@ use super::rundir::RunDir;
 use crate::experiment::dae::{DaeConfig, DaeParams, SeriesOutcome, CONFIDENCE_LEVEL};
 use crate::experiment::flow::{FlowConfig, FlowParams, FlowRecord};
 use crate::experiment::gaussian::{GaussianConfig, GaussianOutcome, GaussianParams, GaussianRecord};
-use crate::experiment::reflow::{ReflowConfig, ReflowOutcome, ReflowParams, ReflowRecord};
+use crate::experiment::linear_reflow::{
+    LinearReflowConfig, LinearReflowOutcome, LinearReflowParams, LinearReflowRecord,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -152,19 +154,19 @@ pub fn write_gaussian_run(
 }
 
 /// A `reflow` run: one record per series, direction and generation, two figures, and the manifest.
-pub fn write_reflow_run(
+pub fn write_linear_reflow_run(
     run: &RunDir,
-    params: &ReflowParams,
-    config: &ReflowConfig,
-    outcomes: &[ReflowOutcome],
-    records: &[ReflowRecord],
+    params: &LinearReflowParams,
+    config: &LinearReflowConfig,
+    outcomes: &[LinearReflowOutcome],
+    records: &[LinearReflowRecord],
 ) -> Result<(), ReportError> {
     let charts = [
-        ("variance", figures::reflow::variance(config, outcomes, records)),
-        ("trace", figures::reflow::trace(config, outcomes, records)),
+        ("variance", figures::linear_reflow::variance(config, outcomes, records)),
+        ("trace", figures::linear_reflow::trace(config, outcomes, records)),
     ];
     let manifest = json!({
-        "command": "reflow",
+        "command": "linear-reflow",
         "params": params,
         "resolved": {
             "eigenvalues": config.spectrum,

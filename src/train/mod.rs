@@ -31,6 +31,7 @@
 //! forward and reverse, NFE, straightness).
 
 pub mod backend;
+pub mod couplings;
 pub mod cpu;
 pub mod error;
 pub mod model;

@@ -2,15 +2,27 @@
 
 use super::error::TrainError;
 use super::rng;
+use super::sampler::Flow;
 use rayon::prelude::*;
 
-/// A supplier of training pairs. `fill` must be a pure function of `step` (and the source's own fixed
-/// settings) for training to be resumable bit for bit.
+/// A supplier of training pairs. `fill` must be a pure function of `step`, the source's own fixed settings
+/// and what its last [`PairSource::refresh`] saw, for training to be resumable bit for bit.
 pub trait PairSource {
     /// Dimension d of one sample.
     fn dim(&self) -> usize;
     /// Write the batch of step `step`: `x0` and `x1` are `batch × d`, row-major.
     fn fill(&mut self, step: u64, x0: &mut [f32], x1: &mut [f32]);
+    /// Called by the training loop before step `step` with the model being trained (its EMA weights):
+    /// sources whose pairs come from that model (RA's re-inverted real pairs, ORA's online pairs)
+    /// regenerate them here. The default does nothing.
+    fn refresh(&mut self, _step: u64, _model: &dyn Flow) -> Result<(), TrainError> {
+        Ok(())
+    }
+    /// Steps between two refreshes that read the model, if any. The loop checkpoints only on multiples
+    /// of it, so a resumed run can redo the last refresh from the checkpointed weights.
+    fn refresh_every(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Independent coupling over a data matrix: x1 = rows drawn uniformly with replacement, x0 ~ N(0, I).
@@ -123,6 +135,9 @@ impl PairSource for CoupledPairs {
 
 /// Two sources mixed by count in every batch, as RA/RCA reflow mixes real and synthetic pairs: the first
 /// `⌊αB⌋` rows of each batch come from `real`, the other `B − ⌊αB⌋` from `synthetic`.
+///
+/// The two sources draw their rows from their own seeds: give them different ones (the reflow driver
+/// keys every seed by purpose), or two [`CoupledPairs`] draw the same row indices.
 pub struct MixedPairs<R: PairSource, S: PairSource> {
     real: R,
     synthetic: S,
@@ -145,6 +160,11 @@ impl<R: PairSource, S: PairSource> MixedPairs<R, S> {
         Ok(MixedPairs { real, synthetic, alpha })
     }
 
+    /// The real-pair source (for its diagnostics).
+    pub fn real(&self) -> &R {
+        &self.real
+    }
+
     /// Real rows in a batch of `batch`: `⌊α·batch⌋`.
     pub fn real_rows(&self, batch: usize) -> usize {
         (self.alpha * batch as f64).floor() as usize
@@ -154,6 +174,18 @@ impl<R: PairSource, S: PairSource> MixedPairs<R, S> {
 impl<R: PairSource, S: PairSource> PairSource for MixedPairs<R, S> {
     fn dim(&self) -> usize {
         self.real.dim()
+    }
+
+    fn refresh(&mut self, step: u64, model: &dyn Flow) -> Result<(), TrainError> {
+        self.real.refresh(step, model)?;
+        self.synthetic.refresh(step, model)
+    }
+
+    fn refresh_every(&self) -> Option<u64> {
+        match (self.real.refresh_every(), self.synthetic.refresh_every()) {
+            (Some(a), Some(b)) => Some(lcm(a, b)),
+            (a, b) => a.or(b),
+        }
     }
 
     fn fill(&mut self, step: u64, x0: &mut [f32], x1: &mut [f32]) {
@@ -168,4 +200,15 @@ impl<R: PairSource, S: PairSource> PairSource for MixedPairs<R, S> {
             self.synthetic.fill(step, synth0, synth1);
         }
     }
+}
+
+/// Least common multiple of two positive integers.
+pub fn lcm(a: u64, b: u64) -> u64 {
+    let gcd = |mut a: u64, mut b: u64| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    a / gcd(a, b).max(1) * b
 }

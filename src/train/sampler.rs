@@ -162,3 +162,29 @@ pub fn generate<B: Backend>(
 
 /// Stream index of [`generate`]'s starting noise, above any step index.
 const NOISE_STREAM: u64 = 1 << 40;
+
+/// A velocity field that can be integrated, as a trait object: pair sources that generate or invert pairs
+/// with the model being trained need its weights, not its backend type.
+pub trait Flow {
+    /// Dimension d of one sample.
+    fn dim(&self) -> usize;
+    /// [`integrate`] every row of `start` (n × d).
+    fn integrate(&self, start: &[f32], config: &SamplerConfig) -> Result<Sampled, TrainError>;
+}
+
+/// One network's weights on one backend (e.g. a trainer's EMA weights).
+pub struct Weights<'a, B: Backend> {
+    pub backend: &'a B,
+    pub mlp: &'a Mlp,
+    pub params: &'a B::Buf,
+}
+
+impl<B: Backend> Flow for Weights<'_, B> {
+    fn dim(&self) -> usize {
+        self.mlp.config().dim
+    }
+
+    fn integrate(&self, start: &[f32], config: &SamplerConfig) -> Result<Sampled, TrainError> {
+        integrate(self.backend, self.mlp, self.params, start, config)
+    }
+}

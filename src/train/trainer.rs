@@ -7,6 +7,7 @@ use super::net::{self, Workspace};
 use super::optim::TrainConfig;
 use super::pairs::PairSource;
 use super::rng;
+use super::sampler::Weights;
 
 /// What one step reports.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -109,6 +110,29 @@ impl<B: Backend> Trainer<B> {
     /// The flat EMA parameter vector on the device.
     pub fn ema(&self) -> &B::Buf {
         &self.ema
+    }
+
+    /// The EMA weights as a [`Flow`](super::sampler::Flow) (what pair sources that read the model being trained integrate).
+    pub fn ema_flow(&self) -> Weights<'_, B> {
+        Weights { backend: &self.backend, mlp: &self.mlp, params: &self.ema }
+    }
+
+    /// Warm start from `weights` (flat, [`Mlp::tensors`] layout): parameters and EMA both become `weights`,
+    /// Adam's moments restart at zero and the step count at 0, so bias correction and the EMA warm-up
+    /// start afresh (reflow warm-starts model k from model k−1's EMA weights this way).
+    pub fn warm_start(&mut self, weights: &[f32]) -> Result<(), TrainError> {
+        let n = self.mlp.num_params();
+        if weights.len() != n {
+            return Err(TrainError::State(format!("{} weights for a network of {n} parameters", weights.len())));
+        }
+        let b = &self.backend;
+        b.upload_into(weights, b.view_mut(&mut self.params));
+        b.upload_into(weights, b.view_mut(&mut self.ema));
+        let zeros = vec![0.0f32; n];
+        b.upload_into(&zeros, b.view_mut(&mut self.adam_m));
+        b.upload_into(&zeros, b.view_mut(&mut self.adam_v));
+        self.step = 0;
+        Ok(())
     }
 
     /// The gradient of the last step (before clipping), flat.

@@ -5,4 +5,5 @@ pub mod dae;
 pub mod eval;
 pub mod flow;
 pub mod gaussian;
+pub mod linear_reflow;
 pub mod reflow;

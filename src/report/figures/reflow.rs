@@ -1,77 +1,177 @@
-//! The `reflow` figures: the generated variance per generation, per direction and over the trace.
+//! Figures of `reflow`: what each strategy does to variance and quality, generation by generation.
 
-use crate::experiment::reflow::{ReflowConfig, ReflowOutcome, ReflowRecord};
+use crate::experiment::reflow::{fit_dae_noise, Arm, GenerationEval, GenerationRecord, ReflowConfig};
 use crate::report::plot::{Chart, Scale, Series};
+use crate::theory::{dae, RealPool, Rule, Strategy as DaeStrategy};
 
-fn what_was_run(config: &ReflowConfig) -> String {
-    let mc = match config.monte_carlo {
-        Some(m) => format!("; points: Monte Carlo mean of {} replicates with N = {} pairs", m.replicates, m.pairs),
-        None => String::new(),
-    };
-    format!("K = {} Euler steps, B = {} time bins, ridge γ = {}{mc}", config.steps, config.bins, config.ridge)
+/// The arms' records at solver steps `k`, one list per arm (generation order).
+fn at_k(arms: &[(Arm, Vec<GenerationEval>)], k: usize) -> Vec<(String, Vec<&GenerationRecord>)> {
+    arms.iter()
+        .map(|(arm, evals)| {
+            (arm.title(), evals.iter().filter_map(|e| e.records.iter().find(|r| r.euler_steps == k)).collect())
+        })
+        .collect()
 }
 
-/// β_k²/λ per generation for every strategy and direction: the closed form as a line, the Monte Carlo mean
-/// as points over the 5–95% band of its replicates (the spread of single runs, not the mean's interval).
-pub fn variance(config: &ReflowConfig, outcomes: &[ReflowOutcome], records: &[ReflowRecord]) -> Chart {
-    let mut series = Vec::new();
-    for o in outcomes {
-        for (direction, &lambda) in config.spectrum.iter().enumerate() {
-            let rows: Vec<&ReflowRecord> =
-                records.iter().filter(|r| r.series == o.label && r.direction == direction).collect();
-            let x = |r: &ReflowRecord| r.generation as f64;
-            series.push(Series {
-                label: format!("{}, λ = {lambda}", o.label),
-                line: rows.iter().map(|r| (x(r), r.variance_ratio)).collect(),
-                points: rows.iter().filter_map(|r| r.mc.as_ref().map(|m| (x(r), m.mc_variance_ratio_mean))).collect(),
-                band: rows
-                    .iter()
-                    .filter_map(|r| r.mc.as_ref().map(|m| (x(r), m.mc_variance_ratio_q05, m.mc_variance_ratio_q95)))
-                    .collect(),
-                dashed: direction % 2 == 1,
-            });
+fn per_generation(
+    arms: &[(Arm, Vec<GenerationEval>)],
+    k: usize,
+    value: impl Fn(&GenerationRecord) -> Option<f64>,
+) -> Vec<Series> {
+    at_k(arms, k)
+        .into_iter()
+        .map(|(label, records)| {
+            let pts: Vec<(f64, f64)> =
+                records.iter().filter_map(|r| value(r).map(|v| (r.generation as f64, v))).collect();
+            Series { label, line: pts.clone(), points: pts, ..Series::default() }
+        })
+        .collect()
+}
+
+fn clip_note(arms: &[(Arm, Vec<GenerationEval>)]) -> &'static str {
+    let clipped = arms.iter().filter(|(a, _)| a.strategy.uses_synthetic()).map(|(a, _)| a.clip_pairs);
+    let (mut on, mut off) = (false, false);
+    for c in clipped {
+        on |= c;
+        off |= !c;
+    }
+    match (on, off) {
+        (true, true) => "pairs clipped to [-1, 1] except the arms marked unclipped",
+        (true, false) => "generated pairs clipped to [-1, 1]",
+        (false, true) => "generated pairs not clipped",
+        (false, false) => "no generated pairs",
+    }
+}
+
+/// The DAE overlay's fitted noise level, if generation 1 lost variance.
+pub fn dae_fit(config: &ReflowConfig, arms: &[(Arm, Vec<GenerationEval>)], real_spectrum: &[f64]) -> Option<f64> {
+    let first = arms.first()?.1.first()?;
+    let r1 = first.records.iter().find(|r| r.euler_steps == config.sampler_steps)?.variance_ratio;
+    fit_dae_noise(real_spectrum, r1)
+}
+
+/// Variance ratio per generation at the sampler's K, every arm, with the linear-DAE prediction.
+pub fn variance_decay(config: &ReflowConfig, arms: &[(Arm, Vec<GenerationEval>)], real_spectrum: &[f64]) -> Chart {
+    let k = config.sampler_steps;
+    let mut series = per_generation(arms, k, |r| Some(r.variance_ratio));
+    let fit = dae_fit(config, arms, real_spectrum);
+    let last = config.last_generation();
+    if let Some(s) = fit {
+        let lambda: Vec<f64> = real_spectrum.iter().map(|&l| l.max(0.0)).collect();
+        let mut add = |label: String, strategy: DaeStrategy| {
+            let line = dae::summaries(&lambda, s, strategy, Rule::Noisy, last)
+                .iter()
+                .map(|g| (g.generation as f64, g.trace_ratio))
+                .collect();
+            series.push(Series { label, line, dashed: true, ..Series::default() });
+        };
+        add("linear DAE, Replace".into(), DaeStrategy::Replace);
+        if arms.iter().any(|(a, _)| a.strategy.mixes_real()) {
+            let alpha = config.real_ratio;
+            add(format!("linear DAE, Mix α = {alpha}"), DaeStrategy::Mix { alpha, pool: RealPool::Fixed });
         }
     }
+    let fit_note = match fit {
+        Some(s) => format!("dashed: linear DAE from the real spectrum, noise s = {s:.4e} fitted on generation 1 only"),
+        None => "no DAE overlay: generation 1 did not lose variance, so no noise level fits".into(),
+    };
     Chart {
-        title: "Linear-Gaussian reflow: generated variance per generation".into(),
-        x_label: "generation k (model k trains on pairs built from models 1…k−1)".into(),
-        y_label: "generated variance / real variance  (β_k² / λ)".into(),
+        title: "Variance per generation".into(),
+        x_label: "generation (1 = the 1-rectified flow; 0 = real data)".into(),
+        y_label: "total pixel variance / real".into(),
         x_scale: Scale::Linear,
-        y_scale: Scale::Log,
+        y_scale: Scale::Linear,
         series,
+        caption: Some(format!("{} samples, K = {k} Euler steps; {}; {fit_note}", config.eval_samples, clip_note(arms))),
+    }
+}
+
+/// A metric per generation at solver steps `k`, every arm.
+pub fn metric_per_generation(
+    config: &ReflowConfig,
+    arms: &[(Arm, Vec<GenerationEval>)],
+    k: usize,
+    title: &str,
+    y_label: &str,
+    value: impl Fn(&GenerationRecord) -> Option<f64>,
+) -> Chart {
+    Chart {
+        title: title.into(),
+        x_label: "generation (1 = the 1-rectified flow)".into(),
+        y_label: y_label.into(),
+        x_scale: Scale::Linear,
+        y_scale: Scale::Linear,
+        series: per_generation(arms, k, value),
         caption: Some(format!(
-            "lines: closed form (population limit); band: 5–95% of replicates; {}",
-            what_was_run(config)
+            "{} samples against {} held-out real images, K = {k} Euler steps; {}",
+            config.eval_samples,
+            config.eval_samples,
+            clip_note(arms)
         )),
     }
 }
 
-/// `Σ β_k² / Σ λ` per generation for every strategy, closed form and Monte Carlo mean with its 95% interval.
-pub fn trace(config: &ReflowConfig, outcomes: &[ReflowOutcome], records: &[ReflowRecord]) -> Chart {
-    let series = outcomes
+/// One arm's Fréchet distance against NFE, one curve per generation.
+pub fn fd_vs_nfe(arm: &Arm, evals: &[GenerationEval], classifier: bool) -> Chart {
+    let name = if classifier { "FD-classifier" } else { "FD-pixelPCA" };
+    let series = evals
         .iter()
-        .map(|o| {
-            let rows: Vec<&ReflowRecord> = records.iter().filter(|r| r.series == o.label && r.direction == 0).collect();
-            let x = |r: &ReflowRecord| r.generation as f64;
-            Series {
-                label: o.label.clone(),
-                line: rows.iter().map(|r| (x(r), r.trace_ratio)).collect(),
-                points: rows.iter().filter_map(|r| r.mc.as_ref().map(|m| (x(r), m.mc_trace_ratio_mean))).collect(),
-                band: rows
-                    .iter()
-                    .filter_map(|r| r.mc.as_ref().map(|m| (x(r), m.mc_trace_ratio_lo, m.mc_trace_ratio_hi)))
-                    .collect(),
-                dashed: false,
-            }
+        .map(|e| {
+            let pts: Vec<(f64, f64)> = e
+                .records
+                .iter()
+                .map(|r| (r.nfe as f64, if classifier { r.fd_classifier.unwrap_or(f64::NAN) } else { r.fd_pixel_pca }))
+                .collect();
+            let generation = e.records.first().map_or(0, |r| r.generation);
+            Series { label: format!("generation {generation}"), line: pts.clone(), points: pts, ..Series::default() }
         })
         .collect();
     Chart {
-        title: "Linear-Gaussian reflow: total generated variance".into(),
-        x_label: "generation k".into(),
-        y_label: "tr Cov(generated) / tr Σ".into(),
-        x_scale: Scale::Linear,
+        title: format!("{name} against NFE: {}", arm.title()),
+        x_label: "NFE (Euler steps K)".into(),
+        y_label: name.into(),
+        x_scale: Scale::Log,
         y_scale: Scale::Log,
         series,
-        caption: Some(format!("lines: closed form; band: 95% CI of the Monte Carlo mean; {}", what_was_run(config))),
+        caption: Some(format!(
+            "one curve per generation; a flow that got straighter keeps its quality at fewer steps; pairs {}",
+            if arm.clip_pairs { "clipped" } else { "unclipped" }
+        )),
+    }
+}
+
+/// Covariance spectrum of each arm's last generation against the real data's.
+pub fn spectrum_last(
+    config: &ReflowConfig,
+    arms: &[(Arm, Vec<GenerationEval>)],
+    real_spectrum: &[f64],
+    shown: usize,
+) -> Chart {
+    let line = |v: &[f64]| v.iter().take(shown).enumerate().map(|(i, &l)| ((i + 1) as f64, l)).collect::<Vec<_>>();
+    let mut series =
+        vec![Series { label: "real (held out)".into(), line: line(real_spectrum), dashed: true, ..Series::default() }];
+    for (arm, evals) in arms {
+        if let Some(last) = evals.last() {
+            let generation = last.records.first().map_or(0, |r| r.generation);
+            series.push(Series {
+                label: format!("{}, generation {generation}", arm.title()),
+                line: line(&last.spectrum),
+                ..Series::default()
+            });
+        }
+    }
+    Chart {
+        title: "Covariance spectrum of the last generation".into(),
+        x_label: "eigenvalue rank".into(),
+        y_label: "eigenvalue of the pixel covariance".into(),
+        x_scale: Scale::Log,
+        y_scale: Scale::Log,
+        series,
+        caption: Some(format!(
+            "{} samples, K = {} Euler steps; the first {shown} eigenvalues; {}",
+            config.eval_samples,
+            config.sampler_steps,
+            clip_note(arms)
+        )),
     }
 }

@@ -1,4 +1,4 @@
-//! `flowcollapse reflow` end to end: records equal the library (theory::reflow, sim::reflow), the default
+//! `flowcollapse linear-reflow` end to end: records equal the library (theory::reflow, sim::reflow), the default
 //! comparison, the config file, determinism and bad input.
 
 mod common;
@@ -12,7 +12,7 @@ use flowcollapse::theory::{RealPool, Strategy};
 #[test]
 fn default_run_compares_reflow_ra_and_accumulate_in_closed_form() {
     let tmp = tempfile::tempdir().unwrap();
-    let args = ["reflow", "--euler-steps", "4", "--generations", "5", "--format", "jsonl", "--out", "run"];
+    let args = ["linear-reflow", "--euler-steps", "4", "--generations", "5", "--format", "jsonl", "--out", "run"];
     let records = jsonl(flowcollapse(&args, tmp.path()));
     let strategies = [Strategy::Replace, Strategy::Mix { alpha: 0.5, pool: RealPool::Fixed }, Strategy::Accumulate];
     // Series by series, direction by direction (λ = 4 then 0.25), generations 0…5.
@@ -46,7 +46,7 @@ fn default_run_compares_reflow_ra_and_accumulate_in_closed_form() {
 fn monte_carlo_columns_equal_the_library_and_ignore_the_thread_count() {
     let tmp = tempfile::tempdir().unwrap();
     let args = [
-        "reflow",
+        "linear-reflow",
         "--strategy",
         "accumulate",
         "--spectrum",
@@ -104,7 +104,7 @@ fn monte_carlo_columns_equal_the_library_and_ignore_the_thread_count() {
 fn config_file_is_read_and_flags_override_it() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("c.toml"), "spectrum = 9\neuler_steps = 2\nridge = 0.5\ngenerations = 8\n").unwrap();
-    let args = ["reflow", "--config", "c.toml", "--generations", "3", "--alpha", "0.25", "--format", "jsonl"];
+    let args = ["linear-reflow", "--config", "c.toml", "--generations", "3", "--alpha", "0.25", "--format", "jsonl"];
     let records = jsonl(flowcollapse(&[&args[..], &["--out", "r"]].concat(), tmp.path()));
     assert_eq!(records.len(), 4, "one series, one direction, generations 0…3");
     let exact = reflow(9.0, 2, 2, 0.5, Strategy::Mix { alpha: 0.25, pool: RealPool::Fixed }, 3);
@@ -133,5 +133,5 @@ fn bad_input_exits_2_without_run_dir() {
         (&["--strategy", "accumulate", "--alpha", "0.5"], "only with --strategy mix"),
         (&["--config", "unknown.toml"], "steps"),
     ];
-    assert_rejected("reflow", cases, tmp.path());
+    assert_rejected("linear-reflow", cases, tmp.path());
 }

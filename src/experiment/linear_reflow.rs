@@ -26,7 +26,7 @@ pub const CONFIDENCE_LEVEL: f64 = 0.95;
 /// Raw parameters (flags or TOML, same names).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReflowParams {
+pub struct LinearReflowParams {
     #[serde(default, deserialize_with = "input::one_or_many")]
     pub spectrum: Option<Vec<f64>>,
     pub cov: Option<PathBuf>,
@@ -43,10 +43,10 @@ pub struct ReflowParams {
     pub seed: Option<u64>,
 }
 
-impl ReflowParams {
+impl LinearReflowParams {
     /// `self`, with every field that `over` sets replaced (command line over config file).
-    pub fn overridden_by(self, over: ReflowParams) -> ReflowParams {
-        ReflowParams {
+    pub fn overridden_by(self, over: LinearReflowParams) -> LinearReflowParams {
+        LinearReflowParams {
             spectrum: over.spectrum.or(self.spectrum),
             cov: over.cov.or(self.cov),
             euler_steps: over.euler_steps.or(self.euler_steps),
@@ -62,7 +62,7 @@ impl ReflowParams {
         }
     }
 
-    pub fn validate(&self) -> Result<ReflowConfig, ConfigError> {
+    pub fn validate(&self) -> Result<LinearReflowConfig, ConfigError> {
         let covariance = input::covariance(self.spectrum.as_deref(), self.cov.as_deref(), &DEFAULT_SPECTRUM)?;
         let spectrum = covariance.eigenvalues().to_vec();
         if let Some(&smallest) = spectrum.last() {
@@ -133,13 +133,13 @@ impl ReflowParams {
                 Some(ReflowMc { pairs, replicates, seed: self.seed.unwrap_or(0) })
             }
         };
-        Ok(ReflowConfig { spectrum, steps, bins, ridge, strategies, generations, monte_carlo })
+        Ok(LinearReflowConfig { spectrum, steps, bins, ridge, strategies, generations, monte_carlo })
     }
 }
 
 /// A validated `reflow` run: one series per strategy.
 #[derive(Clone, Debug)]
-pub struct ReflowConfig {
+pub struct LinearReflowConfig {
     /// Eigenvalues of Σ, largest first.
     pub spectrum: Vec<f64>,
     pub steps: usize,
@@ -168,7 +168,7 @@ pub fn label(strategy: Strategy) -> String {
 
 /// What one series produced.
 #[derive(Clone, Debug)]
-pub struct ReflowOutcome {
+pub struct LinearReflowOutcome {
     pub strategy: Strategy,
     pub label: String,
     /// Closed form per direction (same order as the spectrum), generations 0…G.
@@ -177,7 +177,7 @@ pub struct ReflowOutcome {
     pub monte_carlo: Option<Vec<McReflowGeneration>>,
 }
 
-impl ReflowOutcome {
+impl LinearReflowOutcome {
     /// `Σ_i β_{k,i}² / Σ_i λ_i` of the closed form at generation k.
     pub fn trace_ratio(&self, spectrum: &[f64], k: usize) -> f64 {
         let generated: f64 = self.closed_form.iter().map(|d| d[k].forward_gain.powi(2)).sum();
@@ -186,7 +186,7 @@ impl ReflowOutcome {
 }
 
 /// Run every series (the series index separates the Monte Carlo streams).
-pub fn run(config: &ReflowConfig) -> Vec<ReflowOutcome> {
+pub fn run(config: &LinearReflowConfig) -> Vec<LinearReflowOutcome> {
     config
         .strategies
         .iter()
@@ -208,14 +208,14 @@ pub fn run(config: &ReflowConfig) -> Vec<ReflowOutcome> {
                 };
                 mc::run(&setup, &m, index as u64, CONFIDENCE_LEVEL)
             });
-            ReflowOutcome { strategy, label: label(strategy), closed_form, monte_carlo }
+            LinearReflowOutcome { strategy, label: label(strategy), closed_form, monte_carlo }
         })
         .collect()
 }
 
 /// One series, direction and generation. Field names are the `--format jsonl` contract.
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct ReflowRecord {
+pub struct LinearReflowRecord {
     pub series: String,
     pub strategy: &'static str,
     pub alpha: Option<f64>,
@@ -239,12 +239,12 @@ pub struct ReflowRecord {
     /// `Σ_i β_{k,i}² / Σ_i λ_i` over all directions (the same in every direction's row).
     pub trace_ratio: f64,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub mc: Option<ReflowMcColumns>,
+    pub mc: Option<LinearReflowMcColumns>,
 }
 
 /// Monte Carlo columns: replicate mean with its confidence interval, and 5–50–95% quantiles across replicates.
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct ReflowMcColumns {
+pub struct LinearReflowMcColumns {
     pub mc_variance_ratio_mean: f64,
     pub mc_variance_ratio_lo: f64,
     pub mc_variance_ratio_hi: f64,
@@ -258,7 +258,7 @@ pub struct ReflowMcColumns {
 }
 
 /// Flatten the outcomes: series by series, direction by direction, generation 0 first.
-pub fn records(config: &ReflowConfig, outcomes: &[ReflowOutcome]) -> Vec<ReflowRecord> {
+pub fn records(config: &LinearReflowConfig, outcomes: &[LinearReflowOutcome]) -> Vec<LinearReflowRecord> {
     let mut out = Vec::new();
     for o in outcomes {
         for (direction, (&lambda, path)) in config.spectrum.iter().zip(&o.closed_form).enumerate() {
@@ -266,7 +266,7 @@ pub fn records(config: &ReflowConfig, outcomes: &[ReflowOutcome]) -> Vec<ReflowR
                 let k = g.generation;
                 let mc = o.monte_carlo.as_ref().map(|m| {
                     let (v, tr) = (&m[k].variance_ratio[direction], &m[k].trace_ratio);
-                    ReflowMcColumns {
+                    LinearReflowMcColumns {
                         mc_variance_ratio_mean: v.mean.mean,
                         mc_variance_ratio_lo: v.mean.lo,
                         mc_variance_ratio_hi: v.mean.hi,
@@ -279,7 +279,7 @@ pub fn records(config: &ReflowConfig, outcomes: &[ReflowOutcome]) -> Vec<ReflowR
                         mc_trace_ratio_hi: tr.mean.hi,
                     }
                 });
-                out.push(ReflowRecord {
+                out.push(LinearReflowRecord {
                     series: o.label.clone(),
                     strategy: o.strategy.name(),
                     alpha: o.strategy.alpha(),
