@@ -46,7 +46,7 @@ pub struct ReflowArgs {
     #[arg(long, value_parser = ["on", "off"])]
     clip_pairs: Option<String>,
     /// ρ: real pairs are ⌊ρB⌋ of every batch in ra, ora and oras [default: 0.5]
-    #[arg(long, value_name = "ρ")]
+    #[arg(long, value_name = "ρ", allow_negative_numbers = true)]
     real_ratio: Option<f64>,
     /// ra: re-invert the real pairs every E epochs over them with the model being trained; 0 inverts them
     /// once per generation with model k−1 [default: 2]
@@ -281,7 +281,11 @@ pub fn run_reflow(args: &ReflowArgs) -> Result<(), Failure> {
         print_stdout(&reflow_run::summary_table(&arms))?;
     }
     eprintln!("finished in {:.1} s", started.elapsed().as_secs_f64());
-    print_stdout(&format!("{}\n", page.display()))
+    if jsonl {
+        print_stdout(&format!("{}\n", json!({ "report": page, "run_dir": dir })))
+    } else {
+        print_stdout(&format!("{}\n", page.display()))
+    }
 }
 
 fn read_manifest(dir: &Path) -> Option<Value> {

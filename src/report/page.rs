@@ -48,9 +48,8 @@ pub enum Block {
 const STYLE: &str = r#"
 :root { color-scheme: light; }
 * { box-sizing: border-box; }
-body { margin: 0; background: #fff; color: #1f2328;
+body { max-width: 1100px; margin: 0 auto; padding: 2rem 1.5rem; background: #fff; color: #1f2328;
   font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 1100px; margin: 0 auto; padding: 2rem 1.5rem 1rem; }
 h1 { font-size: 1.9rem; line-height: 1.25; margin: 0 0 1rem; }
 h2 { font-size: 1.35rem; line-height: 1.3; margin: 2.5rem 0 0.75rem; padding-bottom: 0.3rem;
   border-bottom: 1px solid #d8dee4; }
@@ -65,7 +64,7 @@ figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
 figure > a { display: block; }
 figcaption { width: fit-content; max-width: 80ch; margin: 0.5rem auto 0; font-size: 0.92rem; color: #3d444d; }
 .gallery-items { display: flex; flex-wrap: wrap; gap: 1rem; justify-content: center; align-items: flex-end; }
-.gallery-items figure { margin: 0; flex: 0 1 auto; min-width: 0; max-width: 100%; }
+.gallery-items figure { margin: 0; flex: 1 1 0; min-width: min(100%, 240px); }
 .gallery-items figcaption { margin-top: 0.25rem; font-weight: 600; color: #1f2328; }
 .table-wrap { overflow-x: auto; margin: 1.5rem 0; }
 table { border-collapse: collapse; font-size: 0.95rem; }
@@ -80,11 +79,9 @@ pre.commands { background: #f6f8fa; border: 1px solid #d8dee4; border-radius: 6p
 pre.commands .cmd { display: block; padding-left: 2ch; text-indent: -2ch; }
 ul.files { padding-left: 1.5rem; }
 ul.files a { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; }
-footer { max-width: 1100px; margin: 2rem auto 0; padding: 0.75rem 1.5rem 2rem; color: #656d76;
-  font-size: 0.85rem; border-top: 1px solid #d8dee4; }
+footer { margin-top: 3rem; padding-top: 0.75rem; color: #656d76; font-size: 0.85rem; border-top: 1px solid #d8dee4; }
 @media print {
-  body { font-size: 11pt; }
-  main, footer { max-width: none; padding-left: 0; padding-right: 0; }
+  body { max-width: none; padding: 0; font-size: 11pt; }
   a { color: inherit; text-decoration: none; }
   ul.files a::after { content: " (" attr(href) ")"; color: #656d76; }
   figure, pre, tr, nav.toc { break-inside: avoid; }

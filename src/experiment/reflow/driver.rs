@@ -26,7 +26,7 @@ use crate::experiment::train::{run_loop, Interrupt, LoopEnd, LoopSettings, Train
 use crate::metrics::MetricsError;
 use crate::report::atomic::write_atomic;
 use crate::train::couplings::{
-    synthetic_pairs, EntryStats, InvertedRealPairs, OnlineRealPairs, OnlineSyntheticPairs, PairSet, PooledPairs,
+    invert, synthetic_pairs, EntryStats, InvertedRealPairs, OnlineRealPairs, OnlineSyntheticPairs, PairSet, PooledPairs,
 };
 use crate::train::sampler::{self, Sampled, Solver, Weights};
 use crate::train::{persist, rng, Backend, CoupledPairs, IndependentPairs, MixedPairs, Mlp, PairSource, TrainError};
@@ -202,9 +202,12 @@ impl<B: Backend + Clone> Driver<'_, B> {
             on_event(Event::GenerationStarted { arm, generation: k });
             let start = Instant::now();
             std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-            let Some((trainer, summary)) = self.train_generation(arm, k, &prev, &dir, on_event)? else {
+            let Some((trainer, mut summary)) = self.train_generation(arm, k, &prev, &dir, on_event)? else {
                 return Ok(ArmEnd::Interrupted);
             };
+            if arm.strategy.inverts() {
+                summary.inverted = Some(self.inversion_stats(&trainer, arm)?);
+            }
             let b = trainer.backend();
             let sampled = eval_samples(b, &self.mlp, trainer.ema(), self.config)?;
             let eval = evaluate(self.reference, arm, k, self.config, &sampled, summary)?;
@@ -220,6 +223,18 @@ impl<B: Backend + Clone> Driver<'_, B> {
             prev = trainer.state();
         }
         Ok(ArmEnd::Complete(evals))
+    }
+
+    /// How Gaussian model k's inversion is: the entries of the noise it inverts the held-out evaluation
+    /// images to, with the arm's own inversion (K reverse steps; ORAS stochastic, fixed seed). A pure
+    /// function of model k, so a resumed run reports the same numbers.
+    fn inversion_stats(&self, trainer: &Trainer<B>, arm: &Arm) -> Result<EntryStats, ReflowError> {
+        let config = self.config;
+        let n = config.eval_samples.min(self.reference.data.len());
+        let sigma = if arm.strategy == Strategy::Oras { config.inversion_noise } else { 0.0 };
+        let seed = eval_seed(config) ^ 0x1_4E5E;
+        let noise = invert(&trainer.ema_flow(), self.reference.data.rows(0..n), config.sampler_steps, sigma, seed)?;
+        Ok(EntryStats::of(&noise))
     }
 
     /// Train model k of `arm` from model k−1's state `prev`; None if interrupted.
@@ -328,9 +343,7 @@ impl<B: Backend + Clone> Driver<'_, B> {
                     }
                 };
                 let mut source = MixedPairs::new(real_pairs, synthetic, config.real_ratio)?;
-                let end = run_loop(&mut trainer, &mut source, &settings, &mut observer, interrupt)?;
-                summary.inverted = Some(EntryStats::of(source.real().noise()));
-                end
+                run_loop(&mut trainer, &mut source, &settings, &mut observer, interrupt)?
             }
             Strategy::Ora | Strategy::Oras => {
                 let sigma = if strategy == Strategy::Oras { config.inversion_noise } else { 0.0 };
@@ -346,11 +359,7 @@ impl<B: Backend + Clone> Driver<'_, B> {
                     seed(SeedPurpose::Online),
                 );
                 let mut source = MixedPairs::new(real_pairs, online, config.real_ratio)?;
-                let end = run_loop(&mut trainer, &mut source, &settings, &mut observer, interrupt)?;
-                if rows > 0 && !source.real().noise().is_empty() {
-                    summary.inverted = Some(EntryStats::of(source.real().noise()));
-                }
-                end
+                run_loop(&mut trainer, &mut source, &settings, &mut observer, interrupt)?
             }
             Strategy::Accumulate => {
                 let first = self.layout.generation(arm, 1).join(PAIRS);

@@ -391,8 +391,9 @@ pub struct GenerationRecord {
     pub train_loss: Option<f64>,
     /// Total variance of the training pairs' own x̂ over the real data's (null for model 1 and online arms).
     pub pairs_variance_ratio: Option<f64>,
-    /// Mean and standard deviation over entries of the inverted noise of the real pairs model k last
-    /// trained on (null where nothing is inverted; N(0, I) would give 0 and 1).
+    /// Mean and standard deviation over entries of the noise model k inverts the held-out real images to
+    /// with the arm's own inversion (K reverse steps); null for arms that invert nothing and for model 1.
+    /// N(0, I) would give 0 and 1.
     pub inverted_noise_mean: Option<f64>,
     pub inverted_noise_std: Option<f64>,
 }
