@@ -399,7 +399,7 @@ impl Printer {
                 bar.set_position(record.step.min(total_steps));
                 bar.set_message(format!("loss {:.5}", record.loss));
             }
-            Event::GenerationDone { arm, generation, eval, seconds, resumed } => {
+            Event::GenerationDone { arm, generation, eval, seconds, eval_seconds, resumed } => {
                 if let Some(bar) = self.bar.take() {
                     bar.finish_and_clear();
                 }
@@ -411,7 +411,11 @@ impl Printer {
                     let fd = r
                         .fd_classifier
                         .map_or(format!("FD-pixelPCA {:.3}", r.fd_pixel_pca), |v| format!("FD-classifier {v:.3}"));
-                    let how = if resumed { "done earlier".to_string() } else { format!("{seconds:.1} s") };
+                    let how = if resumed {
+                        "done earlier".to_string()
+                    } else {
+                        format!("{seconds:.1} s, of which evaluation {eval_seconds:.1} s")
+                    };
                     eprintln!(
                         "[{arm}] generation {generation} ({how}): K = {}: variance ratio {:.3}, {fd}, recall {:.3}",
                         r.euler_steps, r.variance_ratio, r.recall

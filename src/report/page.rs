@@ -77,17 +77,18 @@ pre.commands { background: #f6f8fa; border: 1px solid #d8dee4; border-radius: 6p
   margin: 1rem 0; white-space: pre-wrap; overflow-wrap: anywhere;
   font: 0.88rem/1.5 ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; }
 pre.commands .cmd { display: block; padding-left: 2ch; text-indent: -2ch; }
+pre.commands .nb { white-space: nowrap; }
 ul.files { padding-left: 1.5rem; }
-ul.files a { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; }
 footer { margin-top: 3rem; padding-top: 0.75rem; color: #656d76; font-size: 0.85rem; border-top: 1px solid #d8dee4; }
 @media print {
   body { max-width: none; padding: 0; font-size: 11pt; }
   a { color: inherit; text-decoration: none; }
-  ul.files a::after { content: " (" attr(href) ")"; color: #656d76; }
+  ul.files li.named a::after { content: " (" attr(href) ")"; color: #656d76; }
   figure, pre, tr, nav.toc { break-inside: avoid; }
   h2 { break-after: avoid; }
   .table-wrap { overflow: visible; }
   pre.commands { background: none; }
+  footer { margin-top: 1rem; }
 }
 "#;
 
@@ -184,17 +185,41 @@ fn render_blocks(out: &mut String, blocks: &[Block]) {
                 // cannot be mistaken for two; the newline keeps copy-and-paste verbatim.
                 out.push_str("<pre class=\"commands\"><code>");
                 for line in lines {
-                    let _ = write!(out, "<span class=\"cmd\">{}\n</span>", escape(line));
+                    out.push_str("<span class=\"cmd\">");
+                    push_command(out, line);
+                    out.push_str("\n</span>");
                 }
                 out.push_str("</code></pre>\n");
             }
             Block::Link { href, label } => {
-                let _ = writeln!(out, "<li><a href=\"{}\">{}</a></li>", url_attr(href), escape(label));
+                // On paper the path is printed after a label that does not already say it.
+                let class =
+                    if href.trim_end_matches('/') == label.trim_end_matches('/') { "" } else { " class=\"named\"" };
+                let _ = writeln!(out, "<li{class}><a href=\"{}\">{}</a></li>", url_attr(href), escape(label));
             }
         }
     }
     if in_files {
         out.push_str("</ul>\n");
+    }
+}
+
+/// A command, escaped, with each short token that contains punctuation kept on one line: a wrap inside
+/// `--flag` or `a/b` reads like a space that is not there. Longer tokens may still wrap anywhere.
+fn push_command(out: &mut String, line: &str) {
+    let mut rest = line;
+    while !rest.is_empty() {
+        let space = rest.find(|c: char| !c.is_whitespace()).unwrap_or(rest.len());
+        out.push_str(&escape(&rest[..space]));
+        rest = &rest[space..];
+        let word = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let token = &rest[..word];
+        if token.chars().count() <= 40 && token.chars().any(|c| !c.is_alphanumeric()) {
+            let _ = write!(out, "<span class=\"nb\">{}</span>", escape(token));
+        } else {
+            out.push_str(&escape(token));
+        }
+        rest = &rest[word..];
     }
 }
 

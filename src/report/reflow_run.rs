@@ -8,6 +8,7 @@ use super::page::{self, Block, Page, Section};
 use super::plot::{render, Chart};
 use super::records::to_csv;
 use crate::experiment::eval::Reference;
+use crate::experiment::reflow::gaussian::{self, GaussianComparison};
 use crate::experiment::reflow::{Arm, GenerationEval, GenerationRecord, ReflowConfig, STRIP_SAMPLES};
 use serde_json::Value;
 use std::fmt::Write;
@@ -101,6 +102,15 @@ pub fn write_outputs(
         chart(dir, &stem, &c)?;
         nfe_figures.push((format!("{stem}.png"), format!("{}. {}", c.title, c.caption.unwrap_or_default())));
     }
+    if let crate::experiment::train::DataChoice::Gaussian { spectrum } = &config.run.data {
+        let rows: Vec<GaussianComparison> =
+            arms.iter().flat_map(|(arm, evals)| gaussian::compare(arm, evals, config, spectrum)).collect();
+        write_atomic(&dir.join("gaussian_comparison.json"), &serde_json::to_vec_pretty(&rows).expect("records"))?;
+        write_atomic(&dir.join("gaussian_comparison.csv"), to_csv(&rows).as_bytes())?;
+        let c = figures::gaussian_closed_form(config, &rows);
+        chart(dir, "gaussian_closed_form", &c)?;
+        figures.push(("gaussian_closed_form.png".into(), format!("{}. {}", c.title, c.caption.unwrap_or_default())));
+    }
     let strips = write_strips(dir, arms, reference)?;
     let page = page(config, arms, manifest, &figures, &nfe_figures, &strips);
     page::write(dir, &page)
@@ -143,7 +153,8 @@ fn fmt(v: Option<f64>) -> String {
     v.map_or("—".into(), |v| format!("{v:.4}"))
 }
 
-/// The key table: the last generation of every arm at the sampler's K and at the smallest K.
+/// The key table: generation 1 (shared by every arm) once, then the last generation of every arm, at the
+/// smallest evaluated K and at the sampler's K.
 fn key_table(config: &ReflowConfig, arms: &[(Arm, Vec<GenerationEval>)]) -> Block {
     let header = [
         "arm",
@@ -153,43 +164,55 @@ fn key_table(config: &ReflowConfig, arms: &[(Arm, Vec<GenerationEval>)]) -> Bloc
         "FD-classifier",
         "FD-pixelPCA",
         "recall",
-        "precision",
         "straightness",
         "pairs variance ratio",
         "inverted noise std",
     ];
+    let row = |name: String, r: &GenerationRecord| {
+        vec![
+            name,
+            r.generation.to_string(),
+            r.euler_steps.to_string(),
+            format!("{:.3}", r.variance_ratio),
+            r.fd_classifier.map_or("—".into(), |v| format!("{v:.2}")),
+            format!("{:.2}", r.fd_pixel_pca),
+            format!("{:.3}", r.recall),
+            format!("{:.3}", r.straightness),
+            r.pairs_variance_ratio.map_or("—".into(), |v| format!("{v:.3}")),
+            r.inverted_noise_std.map_or("—".into(), |v| format!("{v:.3}")),
+        ]
+    };
+    let ks = [config.eval_steps[0], config.sampler_steps];
     let mut rows = Vec::new();
+    if let Some(first) = arms.first().and_then(|(_, e)| e.first()) {
+        rows.extend(
+            first.records.iter().filter(|r| ks.contains(&r.euler_steps)).map(|r| row("model 1 (every arm)".into(), r)),
+        );
+    }
     for (arm, evals) in arms {
-        for first_or_last in [evals.first(), evals.last()] {
-            let Some(e) = first_or_last else { continue };
-            for k in [config.eval_steps[0], config.sampler_steps] {
-                if let Some(r) = e.records.iter().find(|r| r.euler_steps == k) {
-                    rows.push(vec![
-                        arm.name(),
-                        r.generation.to_string(),
-                        k.to_string(),
-                        format!("{:.4}", r.variance_ratio),
-                        fmt(r.fd_classifier),
-                        format!("{:.4}", r.fd_pixel_pca),
-                        format!("{:.4}", r.recall),
-                        format!("{:.4}", r.precision),
-                        format!("{:.4}", r.straightness),
-                        fmt(r.pairs_variance_ratio),
-                        fmt(r.inverted_noise_std),
-                    ]);
-                }
-            }
+        if let Some(last) = evals.last().filter(|_| evals.len() > 1) {
+            rows.extend(last.records.iter().filter(|r| ks.contains(&r.euler_steps)).map(|r| row(arm.name(), r)));
         }
     }
     Block::Table {
         header: header.iter().map(|s| s.to_string()).collect(),
         rows,
         caption: format!(
-            "Generation 1 (the 1-rectified flow, shared by every arm) and the last generation of each arm, at K = {} \
-             and K = {} Euler steps. Variance ratio: total pixel variance over the held-out real data's. Pairs variance \
-             ratio: the same for the x̂ that model k trained on. Inverted noise std: should be 1 for N(0, I).",
-            config.eval_steps[0], config.sampler_steps
+            "Model 1 (the 1-rectified flow) and the last generation of each arm, at K = {} and K = {} Euler steps. \
+             Variance ratio: total pixel variance over the held-out real data's. Pairs variance ratio: the same for \
+             the x̂ model k trained on. Inverted noise std: of the noise model k inverts held-out images to; N(0, I) \
+             has 1. Precision is in records.csv and its figure.",
+            ks[0], ks[1]
         ),
+    }
+}
+
+/// "1, 2, 4 and 8".
+fn list(ks: &[usize]) -> String {
+    match ks {
+        [] => String::new(),
+        [k] => k.to_string(),
+        [init @ .., last] => format!("{} and {last}", init.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")),
     }
 }
 
@@ -217,10 +240,12 @@ fn page(
             config.real_rows()
         ),
         format!(
-            "Every generation is evaluated on {} samples from the same noise against {} held-out real images, at K = {:?} \
+            "Every generation is evaluated on {} samples from the same noise against {} held-out real images, at K = {} \
              Euler steps. FD-classifier is the Fréchet distance in the penultimate features of the project's own \
              Fashion-MNIST classifier, FD-pixelPCA in the real pixels' top-64 principal components; neither is an FID.",
-            config.eval_samples, config.eval_samples, config.eval_steps
+            config.eval_samples,
+            config.eval_samples,
+            list(&config.eval_steps)
         ),
     ];
     if let Some(note) = manifest["note"].as_str() {

@@ -81,10 +81,31 @@ impl Layout {
 
 /// What the driver reports while it runs (progress bars, JSON lines).
 pub enum Event<'a> {
-    GenerationStarted { arm: &'a Arm, generation: usize },
-    PairsMade { arm: &'a Arm, generation: usize, pairs: usize, seconds: f64 },
-    Logged { arm: &'a Arm, generation: usize, record: &'a TrainRecord, total_steps: u64 },
-    GenerationDone { arm: &'a Arm, generation: usize, eval: &'a GenerationEval, seconds: f64, resumed: bool },
+    GenerationStarted {
+        arm: &'a Arm,
+        generation: usize,
+    },
+    PairsMade {
+        arm: &'a Arm,
+        generation: usize,
+        pairs: usize,
+        seconds: f64,
+    },
+    Logged {
+        arm: &'a Arm,
+        generation: usize,
+        record: &'a TrainRecord,
+        total_steps: u64,
+    },
+    /// `seconds`: the whole generation; `eval_seconds`: its evaluation alone.
+    GenerationDone {
+        arm: &'a Arm,
+        generation: usize,
+        eval: &'a GenerationEval,
+        seconds: f64,
+        eval_seconds: f64,
+        resumed: bool,
+    },
 }
 
 /// How an arm ended.
@@ -194,7 +215,14 @@ impl<B: Backend + Clone> Driver<'_, B> {
             let done = dir.join(EVALUATION);
             if done.exists() {
                 let eval: GenerationEval = read_json(&done)?;
-                on_event(Event::GenerationDone { arm, generation: k, eval: &eval, seconds: 0.0, resumed: true });
+                on_event(Event::GenerationDone {
+                    arm,
+                    generation: k,
+                    eval: &eval,
+                    seconds: 0.0,
+                    eval_seconds: 0.0,
+                    resumed: true,
+                });
                 evals.push(eval);
                 prev = load_state(&dir.join(CHECKPOINT), &self.mlp)?;
                 continue;
@@ -208,6 +236,7 @@ impl<B: Backend + Clone> Driver<'_, B> {
             if arm.strategy.inverts() {
                 summary.inverted = Some(self.inversion_stats(&trainer, arm)?);
             }
+            let eval_start = Instant::now();
             let b = trainer.backend();
             let sampled = eval_samples(b, &self.mlp, trainer.ema(), self.config)?;
             let eval = evaluate(self.reference, arm, k, self.config, &sampled, summary)?;
@@ -217,6 +246,7 @@ impl<B: Backend + Clone> Driver<'_, B> {
                 generation: k,
                 eval: &eval,
                 seconds: start.elapsed().as_secs_f64(),
+                eval_seconds: eval_start.elapsed().as_secs_f64(),
                 resumed: false,
             });
             evals.push(eval);

@@ -508,3 +508,4 @@ pub fn fit_dae_noise(spectrum: &[f64], ratio1: f64) -> Option<f64> {
     Some((0.5 * (lo + hi)).exp())
 }
 pub mod driver;
+pub mod gaussian;

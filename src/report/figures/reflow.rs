@@ -1,5 +1,6 @@
 //! Figures of `reflow`: what each strategy does to variance and quality, generation by generation.
 
+use crate::experiment::reflow::gaussian::GaussianComparison;
 use crate::experiment::reflow::{fit_dae_noise, Arm, GenerationEval, GenerationRecord, ReflowConfig};
 use crate::report::plot::{Chart, Scale, Series};
 use crate::theory::{dae, RealPool, Rule, Strategy as DaeStrategy};
@@ -172,6 +173,46 @@ pub fn spectrum_last(
             config.eval_samples,
             config.sampler_steps,
             clip_note(arms)
+        )),
+    }
+}
+
+/// Gaussian data: the network's variance ratio per direction and generation (markers) against the
+/// linear-Gaussian model's closed form for the same K (dashed), per arm that has one.
+pub fn gaussian_closed_form(config: &ReflowConfig, rows: &[GaussianComparison]) -> Chart {
+    let mut keys: Vec<(String, usize)> = rows.iter().map(|r| (r.strategy.clone(), r.direction)).collect();
+    keys.dedup();
+    let mut series = Vec::new();
+    for (strategy, direction) in keys {
+        let mine: Vec<&GaussianComparison> =
+            rows.iter().filter(|r| r.strategy == strategy && r.direction == direction).collect();
+        let lambda = mine.first().map_or(0.0, |r| r.lambda);
+        let points: Vec<(f64, f64)> = mine.iter().map(|r| (r.generation as f64, r.variance_ratio)).collect();
+        series.push(Series { label: format!("{strategy}, λ = {lambda}"), points, ..Series::default() });
+        let line: Vec<(f64, f64)> =
+            mine.iter().filter_map(|r| r.closed_form_variance_ratio.map(|c| (r.generation as f64, c))).collect();
+        if !line.is_empty() {
+            series.push(Series {
+                label: format!("{strategy}, λ = {lambda}: closed form"),
+                line,
+                dashed: true,
+                ..Series::default()
+            });
+        }
+    }
+    Chart {
+        title: "Gaussian data: the trained network against the linear-Gaussian closed form".into(),
+        x_label: "generation".into(),
+        y_label: "generated variance / λ along the direction".into(),
+        x_scale: Scale::Linear,
+        y_scale: Scale::Linear,
+        series,
+        caption: Some(format!(
+            "K = {} Euler steps for pairs and samples; markers: eigenvalues of {} generated samples' covariance; \
+             dashed: theory::reflow with {} bins per step, no ridge",
+            config.sampler_steps,
+            config.eval_samples,
+            crate::experiment::reflow::gaussian::BINS_PER_STEP
         )),
     }
 }
