@@ -3,7 +3,7 @@
 
 use flowcollapse::checkpoint::Checkpoint;
 use flowcollapse::data::{Dataset, Shape};
-use flowcollapse::experiment::train::{train, TrainParams};
+use flowcollapse::experiment::train::{train, Interrupt, TrainParams};
 use flowcollapse::report::train_run::{TrainRun, TrainRunError, CHECKPOINT};
 use flowcollapse::train::{CpuBackend, Mlp, TrainError, Trainer};
 
@@ -30,7 +30,7 @@ fn a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let run_dir = dir.path().join("run");
     let mut run = TrainRun::create(&run_dir, mlp.clone(), serde_json::json!({}), Box::new(|_| {})).unwrap();
-    let error = train(&mut trainer, &data, &config, &mut run).unwrap_err();
+    let error = train(&mut trainer, &data, &config, &mut run, &Interrupt::none()).unwrap_err();
     let TrainRunError::Train(TrainError::NonFinite { step, what: "loss", .. }) = error else {
         panic!("expected a non-finite loss, got {error}");
     };

@@ -213,6 +213,9 @@ impl PairSource for OnlineRealPairs<'_> {
     }
 
     fn refresh(&mut self, step: u64, model: &dyn Flow) -> Result<(), TrainError> {
+        if self.rows == 0 {
+            return Ok(());
+        }
         let (d, n) = (self.dim, self.real.len() / self.dim);
         self.x1 = (0..self.rows).flat_map(|b| self.real[row_of(self.seed, step, b, n) * d..][..d].to_vec()).collect();
         self.x0 = invert(model, &self.x1, self.steps, self.sigma, rng::stream_key(self.seed, step))?;
@@ -253,6 +256,9 @@ impl PairSource for OnlineSyntheticPairs {
     }
 
     fn refresh(&mut self, step: u64, model: &dyn Flow) -> Result<(), TrainError> {
+        if self.rows == 0 {
+            return Ok(());
+        }
         let seed = rng::stream_key(self.seed, step);
         self.pairs = Some(synthetic_pairs(model, self.rows, seed, self.steps, self.clip)?.0);
         Ok(())

@@ -52,6 +52,8 @@ pub struct Trainer<B: Backend> {
     xt: B::Buf,
     u: B::Buf,
     dv: B::Buf,
+    /// Whether the EMA decay warms up from the first update (see [`super::OptimConfig::step_scalars`]).
+    ema_warm_up: bool,
 }
 
 impl<B: Backend> Trainer<B> {
@@ -78,6 +80,7 @@ impl<B: Backend> Trainer<B> {
             u: backend.zeros(rows * d),
             dv: backend.zeros(rows * d),
             step: 0,
+            ema_warm_up: true,
             backend,
             config,
             mlp,
@@ -117,10 +120,20 @@ impl<B: Backend> Trainer<B> {
         Weights { backend: &self.backend, mlp: &self.mlp, params: &self.ema }
     }
 
+    /// Turn the EMA decay's warm-up off (or on): a warm-started EMA begins at trained weights, which the
+    /// warm-up would all but forget within the first updates. Not part of [`TrainState`]: whoever resumes
+    /// a warm-started run sets it again.
+    pub fn set_ema_warm_up(&mut self, on: bool) {
+        self.ema_warm_up = on;
+    }
+
     /// Warm start from `weights` (flat, [`Mlp::tensors`] layout): parameters and EMA both become `weights`,
-    /// Adam's moments restart at zero and the step count at 0, so bias correction and the EMA warm-up
-    /// start afresh (reflow warm-starts model k from model k−1's EMA weights this way).
+    /// Adam's moments restart at zero and the step count at 0, so bias correction starts afresh; the EMA
+    /// decays at δ from the first update (no warm-up), so it stays anchored at the trained weights while
+    /// Adam's first, sign-like updates shake the raw parameters (reflow warm-starts model k from model
+    /// k−1's EMA weights this way).
     pub fn warm_start(&mut self, weights: &[f32]) -> Result<(), TrainError> {
+        self.ema_warm_up = false;
         let n = self.mlp.num_params();
         if weights.len() != n {
             return Err(TrainError::State(format!("{} weights for a network of {n} parameters", weights.len())));
@@ -177,7 +190,10 @@ impl<B: Backend> Trainer<B> {
         if !norm_sq.is_finite() {
             return Err(TrainError::NonFinite { step: self.step, what: "gradient norm²", value: norm_sq });
         }
-        let scalars = self.config.optim.step_scalars(self.step + 1, norm_sq);
+        let mut scalars = self.config.optim.step_scalars(self.step + 1, norm_sq);
+        if !self.ema_warm_up {
+            scalars.ema_decay = self.config.optim.ema_decay;
+        }
         b.adam_ema(
             &scalars,
             b.view_mut(&mut self.params),

@@ -293,6 +293,7 @@ impl<B: Backend + Clone> Driver<'_, B> {
                 records.retain(|r| r.step <= state.step);
             }
             trainer.set_state(&state)?;
+            trainer.set_ema_warm_up(independent);
         } else if independent {
             trainer.set_state(prev)?;
         } else {
