@@ -267,6 +267,8 @@ fn gaussian_generations_track_the_linear_gaussian_closed_form() {
             "reflow,ra",
             "--refresh-epochs",
             "0",
+            "--ema",
+            "0.99",
             "--out",
             "run",
         ],

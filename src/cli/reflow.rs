@@ -190,6 +190,16 @@ pub fn run_reflow(args: &ReflowArgs) -> Result<(), Failure> {
         return Err(failure(2, format!("invalid out = {}: allowed a new or empty directory", dir.display())));
     }
     let real = load_reference(&config.run, config.eval_samples).map_err(|e| failure(2, e))?;
+    let delta = config.run.train.optim.ema_decay as f64;
+    if delta > 0.0 && (config.steps as f64) * (1.0 - delta) < 3.0 {
+        eprintln!(
+            "note: {} steps per generation are fewer than 3 EMA time constants (1/(1 − δ) = {:.0} steps): model k's \
+             EMA weights will still hold {:.0}% of model k−1's (raise --steps or lower --ema)",
+            config.steps,
+            1.0 / (1.0 - delta),
+            100.0 * delta.powf(config.steps as f64)
+        );
+    }
     std::fs::create_dir_all(&dir).map_err(|e| failure(2, format!("invalid out = {}: {e}", dir.display())))?;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let mut manifest = json!({

@@ -59,6 +59,13 @@ impl Reference {
         })
     }
 
+    /// Total variance of any sample matrix (n × d, e.g. a pair set's x̂) over the real set's.
+    pub fn variance_ratio(&self, x: &[f32]) -> Result<f64, MetricsError> {
+        let d = self.data.dim();
+        let samples = Samples::new("samples", x, x.len() / d, d)?;
+        Ok(Moments::from_samples(samples)?.total_variance() / self.total_variance)
+    }
+
     /// Every metric of one generated set, and its per-pixel variance and covariance spectrum.
     pub fn evaluate(&self, sampled: &Sampled, steps: usize, solver: &'static str) -> Result<Evaluation, MetricsError> {
         let d = self.data.dim();

@@ -506,14 +506,42 @@ where
         ctx.draw_series(markers.map(|&p| Circle::new(p, MARKER_RADIUS, colour.filled())))?;
     }
 
-    draw_legend(&ctx.plotting_area().strip_coord_spec(), chart)
+    // Every drawn point in the plotting area's pixels, lines sampled between their vertices, so the legend
+    // can go to the corner that hides the least data.
+    let (base_x, base_y) = ctx.plotting_area().get_base_pixel();
+    let mut drawn: Vec<(i32, i32)> = Vec::new();
+    for s in &chart.series {
+        let pixels: Vec<(i32, i32)> = s
+            .line
+            .iter()
+            .chain(&s.points)
+            .filter(|&&(x, y)| usable(x, xs) && usable(y, ys))
+            .map(|p| ctx.backend_coord(p))
+            .map(|(x, y)| (x - base_x, y - base_y))
+            .collect();
+        let vertices = s.line.iter().filter(|&&(x, y)| usable(x, xs) && usable(y, ys)).count();
+        for w in pixels[..vertices].windows(2) {
+            for i in 0..16 {
+                let f = i as f64 / 16.0;
+                let lerp = |a: i32, b: i32| a + ((b - a) as f64 * f).round() as i32;
+                drawn.push((lerp(w[0].0, w[1].0), lerp(w[0].1, w[1].1)));
+            }
+        }
+        drawn.extend(pixels);
+    }
+    draw_legend(&ctx.plotting_area().strip_coord_spec(), chart, &drawn)
 }
 
-/// The legend box in the upper right corner of the plotting area.
+/// The legend box in the corner of the plotting area that covers the fewest `drawn` pixels (upper right on
+/// a tie, then upper left, lower right, lower left).
 ///
 /// Drawn by hand rather than with plotters' series labels, whose boxed legend callbacks need
 /// `'static` backends (our bitmap backend borrows its output path).
-fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, chart: &Chart) -> DrawResult<(), DB> {
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+    drawn: &[(i32, i32)],
+) -> DrawResult<(), DB> {
     let entries: Vec<(&Series, RGBColor)> =
         chart.series.iter().zip(PALETTE.iter().cycle().copied()).filter(|(s, _)| !s.label.trim().is_empty()).collect();
     if entries.is_empty() {
@@ -525,9 +553,14 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, chart: &Chart)
     for (s, _) in &entries {
         text_w = text_w.max(area.estimate_text_size(s.label.trim(), &style)?.0 as i32);
     }
-    let (area_w, _) = area.dim_in_pixel();
+    let (area_w, area_h) = area.dim_in_pixel();
     let (w, h) = (pad + glyph_w + gap + text_w + pad, pad + row_h * entries.len() as i32 + pad);
-    let (x0, y0) = (area_w as i32 - w - 12, 12);
+    let (right, bottom) = (area_w as i32 - w - 12, area_h as i32 - h - 12);
+    let corners = [(right, 12), (12, 12), (right, bottom), (12, bottom)];
+    let covered = |&(x0, y0): &(i32, i32)| {
+        drawn.iter().filter(|&&(x, y)| x >= x0 - 6 && x <= x0 + w + 6 && y >= y0 - 6 && y <= y0 + h + 6).count()
+    };
+    let (x0, y0) = corners.iter().copied().min_by_key(covered).expect("four corners");
     area.draw(&Rectangle::new([(x0, y0), (x0 + w, y0 + h)], WHITE.mix(0.8).filled()))?;
     area.draw(&Rectangle::new([(x0, y0), (x0 + w, y0 + h)], BLACK.mix(0.5).stroke_width(1)))?;
     let text_style = style.pos(Pos::new(HPos::Left, VPos::Center));

@@ -69,6 +69,20 @@ pub fn write_outputs(
         }),
     )?;
     add("variance_decay", figures::variance_decay(config, arms, real))?;
+    // The DAE overlay's fit, kept with the records.
+    let fit = figures::dae_fit(config, arms, real);
+    let dae = serde_json::json!({
+        "rule": "noisy",
+        "fitted_on": format!("the variance ratio of generation 1 at K = {k}"),
+        "s": fit,
+        "predicted_variance_ratio": fit.map(|s| {
+            figures::dae_prediction(config, arms, real, s)
+                .into_iter()
+                .map(|(label, ratios)| serde_json::json!({ "model": label, "by_generation": ratios }))
+                .collect::<Vec<_>>()
+        }),
+    });
+    write_atomic(&dir.join("dae_fit.json"), &serde_json::to_vec_pretty(&dae).expect("JSON"))?;
     add(
         "fd_few_step_generations",
         figures::metric_per_generation(
@@ -198,10 +212,10 @@ fn key_table(config: &ReflowConfig, arms: &[(Arm, Vec<GenerationEval>)]) -> Bloc
         header: header.iter().map(|s| s.to_string()).collect(),
         rows,
         caption: format!(
-            "Model 1 (the 1-rectified flow) and the last generation of each arm, at K = {} and K = {} Euler steps. \
-             Variance ratio: total pixel variance over the held-out real data's. Pairs variance ratio: the same for \
-             the x̂ model k trained on. Inverted noise std: of the noise model k inverts held-out images to; N(0, I) \
-             has 1. Precision is in records.csv and its figure.",
+            "Model 1 (the 1-rectified flow, generation 1 of every arm) and the last generation of each arm, at K = {} \
+             and K = {} Euler steps. Variance ratio: total pixel variance over the held-out real data's. Pairs var. \
+             ratio: the same for the x̂ model k trained on. Inverted σ: standard deviation of the noise model k \
+             inverts held-out images to (N(0, I) has 1). Precision is in records.csv and its figure.",
             ks[0], ks[1]
         ),
     }
@@ -285,6 +299,10 @@ fn page(
             Block::Commands(commands),
             Block::Link { href: "records.csv".into(), label: "records.csv (every arm, generation and K)".into() },
             Block::Link { href: "records.json".into(), label: "records.json".into() },
+            Block::Link {
+                href: "dae_fit.json".into(),
+                label: "dae_fit.json (the DAE overlay's fitted s and predictions)".into(),
+            },
             Block::Link { href: "manifest.json".into(), label: "manifest.json (every setting, resolved)".into() },
         ],
     });

@@ -16,9 +16,7 @@
 //! checkpoint (or from the start). Every step's pairs are pure functions of the seeds and of checkpointed
 //! weights, so a resumed run ends with the same bytes as an uninterrupted one.
 
-use super::{
-    evaluate, generation_seed, total_variance, Arm, GenerationEval, ReflowConfig, SeedPurpose, Strategy, TrainSummary,
-};
+use super::{evaluate, generation_seed, Arm, GenerationEval, ReflowConfig, SeedPurpose, Strategy, TrainSummary};
 use crate::checkpoint::{Checkpoint, CheckpointError};
 use crate::data::{DataError, Dataset};
 use crate::experiment::eval::Reference;
@@ -304,7 +302,6 @@ impl<B: Backend + Clone> Driver<'_, B> {
         let prev_ema = b.upload(&ema_of(prev, &self.mlp));
         let prev_flow = Weights { backend: b, mlp: &self.mlp, params: &prev_ema };
         let d = self.data.dim();
-        let reference_variance = self.reference.total_variance;
         let mut summary = TrainSummary { steps: target, ..TrainSummary::default() };
 
         // The synthetic pairs of model k−1 (stored, so a resume reuses them and users can open them).
@@ -343,7 +340,7 @@ impl<B: Backend + Clone> Driver<'_, B> {
         let stored = matches!(strategy, Strategy::Reflow | Strategy::Ra | Strategy::Accumulate);
         let mut set = if stored { Some(synthetic(on_event)?) } else { None };
         if let Some(set) = &set {
-            summary.pairs_variance_ratio = Some(total_variance(&set.x1, d) / reference_variance);
+            summary.pairs_variance_ratio = Some(self.reference.variance_ratio(&set.x1)?);
         }
         let settings = LoopSettings {
             steps: target,

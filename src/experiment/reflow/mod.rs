@@ -469,21 +469,6 @@ pub fn evaluate(
     Ok(GenerationEval { records, spectrum, strip })
 }
 
-/// Total variance of the rows of `x` (n × d), unbiased per coordinate (as [`crate::metrics::Moments`]).
-pub fn total_variance(x: &[f32], dim: usize) -> f64 {
-    let n = x.len() / dim;
-    let mut mean = vec![0.0f64; dim];
-    for row in x.chunks_exact(dim) {
-        mean.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64);
-    }
-    mean.iter_mut().for_each(|m| *m /= n as f64);
-    let mut ss = 0.0;
-    for row in x.chunks_exact(dim) {
-        ss += row.iter().zip(&mean).map(|(&v, m)| (v as f64 - m).powi(2)).sum::<f64>();
-    }
-    ss / (n as f64 - 1.0)
-}
-
 /// The linear-DAE prediction of the variance ratio per generation, with one noise level s fitted on
 /// generation 1: `theory::dae` started from the real spectrum λ (noisy rule), s chosen by bisection on ln s so
 /// that the trace ratio of generation 1 equals `ratio1` (the measured one). None when `ratio1` is not in

@@ -51,25 +51,39 @@ pub fn dae_fit(config: &ReflowConfig, arms: &[(Arm, Vec<GenerationEval>)], real_
     fit_dae_noise(real_spectrum, r1)
 }
 
+/// The linear-DAE predictions with noise level `s`: (label, trace ratio of generations 0 … G + 1) for
+/// Replace and, when an arm mixes real pairs in, Mix α = ρ.
+pub fn dae_prediction(
+    config: &ReflowConfig,
+    arms: &[(Arm, Vec<GenerationEval>)],
+    real_spectrum: &[f64],
+    s: f64,
+) -> Vec<(String, Vec<f64>)> {
+    let lambda: Vec<f64> = real_spectrum.iter().map(|&l| l.max(0.0)).collect();
+    let last = config.last_generation();
+    let run =
+        |strategy| dae::summaries(&lambda, s, strategy, Rule::Noisy, last).iter().map(|g| g.trace_ratio).collect();
+    let mut out = vec![("linear DAE, Replace".to_string(), run(DaeStrategy::Replace))];
+    if arms.iter().any(|(a, _)| a.strategy.mixes_real()) {
+        let alpha = config.real_ratio;
+        out.push((format!("linear DAE, Mix α = {alpha}"), run(DaeStrategy::Mix { alpha, pool: RealPool::Fixed })));
+    }
+    out
+}
+
 /// Variance ratio per generation at the sampler's K, every arm, with the linear-DAE prediction.
 pub fn variance_decay(config: &ReflowConfig, arms: &[(Arm, Vec<GenerationEval>)], real_spectrum: &[f64]) -> Chart {
     let k = config.sampler_steps;
     let mut series = per_generation(arms, k, |r| Some(r.variance_ratio));
+    // Generation 0 is the real data itself: ratio 1.
+    for s in &mut series {
+        s.line.insert(0, (0.0, 1.0));
+    }
     let fit = dae_fit(config, arms, real_spectrum);
-    let last = config.last_generation();
     if let Some(s) = fit {
-        let lambda: Vec<f64> = real_spectrum.iter().map(|&l| l.max(0.0)).collect();
-        let mut add = |label: String, strategy: DaeStrategy| {
-            let line = dae::summaries(&lambda, s, strategy, Rule::Noisy, last)
-                .iter()
-                .map(|g| (g.generation as f64, g.trace_ratio))
-                .collect();
+        for (label, ratios) in dae_prediction(config, arms, real_spectrum, s) {
+            let line = ratios.iter().enumerate().map(|(g, &r)| (g as f64, r)).collect();
             series.push(Series { label, line, dashed: true, ..Series::default() });
-        };
-        add("linear DAE, Replace".into(), DaeStrategy::Replace);
-        if arms.iter().any(|(a, _)| a.strategy.mixes_real()) {
-            let alpha = config.real_ratio;
-            add(format!("linear DAE, Mix α = {alpha}"), DaeStrategy::Mix { alpha, pool: RealPool::Fixed });
         }
     }
     let fit_note = match fit {
