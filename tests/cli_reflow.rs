@@ -9,8 +9,8 @@ use flowcollapse::report::page::missing_files;
 use std::path::Path;
 use std::process::Command;
 
-/// A small, fast run on the embedded data: 14×14 images, 300 of them, a 32-wide MLP.
-const SMALL: [&str; 26] = [
+/// A small, fast model on the embedded data: 14×14 images, 300 of them, a 32-wide MLP.
+const TRAIN: [&str; 15] = [
     "--downsample",
     "--images",
     "300",
@@ -22,6 +22,14 @@ const SMALL: [&str; 26] = [
     "2e-3",
     "--seed",
     "3",
+    "--log-every",
+    "10",
+    "--checkpoint-every",
+    "10",
+];
+
+/// Short generations of it.
+const REFLOW: [&str; 12] = [
     "--model1-steps",
     "60",
     "--steps",
@@ -34,17 +42,18 @@ const SMALL: [&str; 26] = [
     "1,2",
     "--eval-samples",
     "50",
-    "--log-every",
-    "10",
-    "--checkpoint-every",
 ];
 
-fn reflow(cwd: &Path, extra: &[&str]) -> std::process::Output {
+fn reflow_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["reflow"];
-    args.extend_from_slice(&SMALL);
-    args.push("10");
+    args.extend_from_slice(&TRAIN);
+    args.extend_from_slice(&REFLOW);
     args.extend_from_slice(extra);
-    Command::new(env!("CARGO_BIN_EXE_flowcollapse")).args(&args).current_dir(cwd).output().unwrap()
+    args
+}
+
+fn reflow(cwd: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_flowcollapse")).args(reflow_args(extra)).current_dir(cwd).output().unwrap()
 }
 
 fn tensors(path: &Path) -> Vec<(String, Vec<f32>)> {
@@ -124,31 +133,9 @@ fn the_control_arm_is_train_continued_on_the_same_streams() {
     let out = reflow(tmp.path(), &["--strategy", "independent", "--generations", "2", "--out", "run"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // 60 steps of model 1, then 40 + 40: the same as one `train` run of 140 steps.
-    let train = flowcollapse(
-        &[
-            "train",
-            "--downsample",
-            "--images",
-            "300",
-            "--hidden",
-            "32",
-            "--batch",
-            "16",
-            "--lr",
-            "2e-3",
-            "--seed",
-            "3",
-            "--steps",
-            "140",
-            "--log-every",
-            "10",
-            "--checkpoint-every",
-            "10",
-            "--out",
-            "train",
-        ],
-        tmp.path(),
-    );
+    let mut args = vec!["train", "--steps", "140", "--out", "train"];
+    args.extend_from_slice(&TRAIN);
+    let train = flowcollapse(&args, tmp.path());
     assert!(train.status.success(), "{}", String::from_utf8_lossy(&train.stderr));
     let continued = tensors(&tmp.path().join("train/checkpoint.safetensors"));
     assert_eq!(tensors(&tmp.path().join("run/independent/gen-03/checkpoint.safetensors")), continued);
@@ -161,10 +148,7 @@ fn sigkill_in_the_middle_of_a_generation_resumes_to_the_same_bytes() {
     let whole = reflow(tmp.path(), &[&arms[..], &["--out", "whole"]].concat());
     assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
     // Kill the second run once RA's second generation has a checkpoint in progress.
-    let mut args: Vec<&str> = vec!["reflow"];
-    args.extend_from_slice(&SMALL);
-    args.extend_from_slice(&["10", "--out", "killed"]);
-    args.extend_from_slice(&arms);
+    let args = reflow_args(&[&arms[..], &["--out", "killed"]].concat());
     let mut child = Command::new(env!("CARGO_BIN_EXE_flowcollapse"))
         .args(&args)
         .current_dir(tmp.path())

@@ -2,16 +2,16 @@
 //! report page. Flags → validated config → model 1 (trained here or `--from`) → `experiment::reflow`'s
 //! driver per arm → `report::reflow_run`.
 
-use super::train::{on_log, resolved, TrainFlags};
+use super::train::{on_log, TrainFlags};
 use super::{failure, print_stdout, Failure, Format, RunArgs};
 use clap::Args;
 use flowcollapse::checkpoint::Checkpoint;
 use flowcollapse::experiment::eval::{classifier_for, load_reference, Reference};
 use flowcollapse::experiment::reflow::driver::{
-    eval_samples, ArmEnd, Driver, Event, Layout, ReflowError, CHECKPOINT, EVALUATION, MODEL1,
+    ema_of, eval_samples, ArmEnd, Driver, Event, Layout, ReflowError, CHECKPOINT, EVALUATION, MODEL1,
 };
 use flowcollapse::experiment::reflow::{evaluate, Arm, GenerationEval, ReflowConfig, ReflowParams, TrainSummary};
-use flowcollapse::experiment::train::{self as run, Interrupt, LoopEnd, TrainParams};
+use flowcollapse::experiment::train::{self as run, resolved, Interrupt, LoopEnd, TrainParams};
 use flowcollapse::metrics::PrecisionRecallParams;
 use flowcollapse::report::reflow_run;
 use flowcollapse::report::train_run::TrainRun;
@@ -58,7 +58,7 @@ pub struct ReflowArgs {
     /// Model 1 from this `train` run directory (its data settings are the defaults) instead of training it
     #[arg(long, value_name = "DIR")]
     from: Option<PathBuf>,
-    /// Optimiser steps of model 1 when reflow trains it [default: --steps]
+    /// Optimiser steps of model 1 when reflow trains it [default: 2000, as train]
     #[arg(long, value_name = "S")]
     model1_steps: Option<u64>,
     /// Euler step counts K evaluated per generation (the sampler's K is always added) [default: 1,2,4,8,16]
@@ -249,7 +249,7 @@ pub fn run_reflow(args: &ReflowArgs) -> Result<(), Failure> {
         match std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<GenerationEval>(&b).ok()) {
             Some(eval) => eval,
             None => {
-                let ema = backend.upload(&ema_flat(&model1, &mlp));
+                let ema = backend.upload(&ema_of(&model1, &mlp));
                 let sampled = eval_samples(&backend, &mlp, &ema, &config).map_err(|e| failure(1, e))?;
                 let summary = TrainSummary { steps: model1.step, ..TrainSummary::default() };
                 let arm = config.arms[0];
@@ -306,15 +306,6 @@ fn interrupted(dir: &Path, manifest: &mut Value) -> Result<(), Failure> {
     manifest["status"] = json!("interrupted");
     reflow_run::write_manifest(dir, manifest).map_err(|e| failure(1, e))?;
     Err(failure(130, format!("interrupted; continue with: flowcollapse reflow --resume {}", dir.display())))
-}
-
-fn ema_flat(state: &TrainState, mlp: &Mlp) -> Vec<f32> {
-    let mut flat = vec![0.0f32; mlp.num_params()];
-    for t in mlp.tensors() {
-        let name = format!("ema.{}", t.name);
-        flat[t.range()].copy_from_slice(&state.tensors.iter().find(|(n, _)| *n == name).expect("complete").1);
-    }
-    flat
 }
 
 /// Train (or resume) model 1 into DIR/model-1 as an ordinary `train` run; None if interrupted.

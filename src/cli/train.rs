@@ -3,7 +3,9 @@
 use super::{failure, print_stdout, Failure, Format, RunArgs};
 use clap::Args;
 use flowcollapse::data::{Dataset, Shape};
-use flowcollapse::experiment::train::{self as run, Interrupt, LoopEnd, TrainParams, TrainRecord, TrainRunConfig};
+use flowcollapse::experiment::train::{
+    self as run, resolved, Interrupt, LoopEnd, TrainParams, TrainRecord, TrainRunConfig,
+};
 use flowcollapse::experiment::ConfigError;
 use flowcollapse::report::grid::write_grid;
 use flowcollapse::report::rundir::utc_stamp;
@@ -254,24 +256,6 @@ fn prepare_resume(args: &TrainArgs, dir: &Path, jsonl: bool) -> Result<Prepared,
     manifest["resolved"] = resolved(&config, &data);
     let run = TrainRun::resume(dir, mlp, manifest, records, on_log(jsonl, config.steps, state.step))?;
     Ok(Prepared { config, data, run, trainer })
-}
-
-/// The resolved settings recorded in the manifest (and in each checkpoint's `config` metadata).
-pub(crate) fn resolved(config: &TrainRunConfig, data: &Dataset) -> serde_json::Value {
-    let t = &config.train;
-    json!({
-        "run": config,
-        "data_source": data.source(),
-        "data_shape": data.shape().to_string(),
-        "data_rows": data.len(),
-        "mlp": { "dim": t.mlp.dim, "hidden": t.mlp.hidden, "embed": t.mlp.embed },
-        "optim": {
-            "lr": t.optim.lr, "beta1": t.optim.beta1, "beta2": t.optim.beta2, "eps": t.optim.eps,
-            "clip": t.optim.clip, "ema_decay": t.optim.ema_decay,
-        },
-        "batch": t.batch,
-        "seed": t.seed,
-    })
 }
 
 /// A fresh `runs/<prefix>-<UTC>` directory name (with a counter if taken).

@@ -277,6 +277,25 @@ pub fn load_split(
     }
 }
 
+/// The resolved settings of a run, as its manifest (and each checkpoint's `config` metadata) records them:
+/// what a resume and a reader need to know without the binary's defaults.
+pub fn resolved(config: &TrainRunConfig, data: &Dataset) -> serde_json::Value {
+    let t = &config.train;
+    serde_json::json!({
+        "run": config,
+        "data_source": data.source(),
+        "data_shape": data.shape().to_string(),
+        "data_rows": data.len(),
+        "mlp": { "dim": t.mlp.dim, "hidden": t.mlp.hidden, "embed": t.mlp.embed },
+        "optim": {
+            "lr": t.optim.lr, "beta1": t.optim.beta1, "beta2": t.optim.beta2, "eps": t.optim.eps,
+            "clip": t.optim.clip, "ema_decay": t.optim.ema_decay,
+        },
+        "batch": t.batch,
+        "seed": t.seed,
+    })
+}
+
 /// One logged step. Field names are the `--format jsonl` contract.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 pub struct TrainRecord {

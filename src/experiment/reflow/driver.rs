@@ -127,7 +127,7 @@ pub struct Driver<'a, B: Backend + Clone> {
 }
 
 /// The EMA group of a state, flat.
-fn ema_of(state: &TrainState, mlp: &Mlp) -> Vec<f32> {
+pub fn ema_of(state: &TrainState, mlp: &Mlp) -> Vec<f32> {
     let mut flat = vec![0.0f32; mlp.num_params()];
     for t in mlp.tensors() {
         let name = format!("ema.{}", t.name);

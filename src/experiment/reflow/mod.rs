@@ -184,7 +184,7 @@ impl ReflowParams {
                 return Err(ConfigError::invalid("model1-steps", s, "nothing with --from (model 1 is trained already)"))
             }
             (Some(m), None) => m.steps,
-            (None, s) => Some(s.unwrap_or(steps)),
+            (None, s) => Some(s.unwrap_or(super::train::DEFAULT_STEPS)),
         };
         let run = train.validate()?;
         if !(1..=super::train::MAX_STEPS).contains(&steps) {
