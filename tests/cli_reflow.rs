@@ -282,3 +282,41 @@ fn gaussian_generations_track_the_linear_gaussian_closed_form() {
         assert!(ra_closed > 0.95 && ra > reflow + 0.2, "λ = {lambda}: RA {ra} against Reflow {reflow}");
     }
 }
+
+#[test]
+fn sigterm_checkpoints_marks_the_run_interrupted_and_resumes_to_the_same_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let arms = ["--strategy", "reflow,ora", "--generations", "2"];
+    let whole = reflow(tmp.path(), &[&arms[..], &["--out", "whole"]].concat());
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    let args = reflow_args(&[&arms[..], &["--out", "stopped"]].concat());
+    let child = Command::new(env!("CARGO_BIN_EXE_flowcollapse"))
+        .args(&args)
+        .current_dir(tmp.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let marker = tmp.path().join("stopped/ora/gen-02/checkpoint.safetensors");
+    let start = std::time::Instant::now();
+    while !marker.exists() && start.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("stopped/manifest.json")).unwrap()).unwrap();
+    if out.status.success() {
+        // The signal came after the last step: nothing to interrupt.
+        assert_eq!(manifest["status"], "complete");
+    } else {
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        assert!(stderr.contains("--resume"), "{stderr}");
+        assert_eq!(manifest["status"], "interrupted");
+        let resumed = flowcollapse(&["reflow", "--resume", "stopped"], tmp.path());
+        assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    }
+    let read = |p: &str| std::fs::read(tmp.path().join(p)).unwrap();
+    assert!(read("whole/records.json") == read("stopped/records.json"), "records differ after the interruption");
+}
