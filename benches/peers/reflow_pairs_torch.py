@@ -28,7 +28,9 @@ import warnings
 warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
 import torch  # noqa: E402
 
-ROWS, STEPS, CHUNK = 1024, 50, 256
+ROWS, STEPS = 1024, 50
+# Rows integrated at once; the Rust sampler's default is 1024 (SamplerConfig::DEFAULT_CHUNK).
+CHUNK = int(os.environ.get("REFLOW_CHUNK", "1024"))
 MLPS = {"demo196": (196, (512, 512), 16), "mnist784": (784, (1024, 1024), 16)}
 
 

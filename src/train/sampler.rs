@@ -39,7 +39,7 @@ pub struct SamplerConfig {
 
 impl SamplerConfig {
     pub const MAX_STEPS: usize = 100_000;
-    pub const DEFAULT_CHUNK: usize = 256;
+    pub const DEFAULT_CHUNK: usize = 1024;
 
     /// Deterministic K-step sampler in `direction`.
     pub fn new(solver: Solver, steps: usize, direction: Direction) -> Self {
