@@ -67,9 +67,9 @@ figcaption { width: fit-content; max-width: 80ch; margin: 0.5rem auto 0; font-si
 .gallery-items figure { margin: 0; flex: 1 1 0; min-width: min(100%, 240px); }
 .gallery-items figcaption { margin-top: 0.25rem; font-weight: 600; color: #1f2328; }
 .table-wrap { overflow-x: auto; margin: 1.5rem 0; }
-table { border-collapse: collapse; font-size: 0.95rem; }
+table { border-collapse: collapse; font-size: 0.9rem; }
 caption { caption-side: top; text-align: left; font-size: 0.92rem; color: #3d444d; padding-bottom: 0.4rem; }
-th, td { padding: 0.3rem 0.8rem; border-bottom: 1px solid #d8dee4; text-align: left; vertical-align: top; }
+th, td { padding: 0.3rem 0.5rem; border-bottom: 1px solid #d8dee4; text-align: left; vertical-align: top; }
 thead th { border-bottom: 2px solid #8c959f; font-weight: 600; }
 tbody tr:nth-child(even) { background: #f6f8fa; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }

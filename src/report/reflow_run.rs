@@ -172,15 +172,15 @@ fn fmt(v: Option<f64>) -> String {
 fn key_table(config: &ReflowConfig, arms: &[(Arm, Vec<GenerationEval>)]) -> Block {
     let header = [
         "arm",
-        "generation",
+        "gen.",
         "K",
         "variance ratio",
         "FD-classifier",
         "FD-pixelPCA",
         "recall",
         "straightness",
-        "pairs variance ratio",
-        "inverted noise std",
+        "pairs var. ratio",
+        "inverted σ",
     ];
     let row = |name: String, r: &GenerationRecord| {
         vec![
@@ -199,9 +199,7 @@ fn key_table(config: &ReflowConfig, arms: &[(Arm, Vec<GenerationEval>)]) -> Bloc
     let ks = [config.eval_steps[0], config.sampler_steps];
     let mut rows = Vec::new();
     if let Some(first) = arms.first().and_then(|(_, e)| e.first()) {
-        rows.extend(
-            first.records.iter().filter(|r| ks.contains(&r.euler_steps)).map(|r| row("model 1 (every arm)".into(), r)),
-        );
+        rows.extend(first.records.iter().filter(|r| ks.contains(&r.euler_steps)).map(|r| row("model 1".into(), r)));
     }
     for (arm, evals) in arms {
         if let Some(last) = evals.last().filter(|_| evals.len() > 1) {
