@@ -131,3 +131,24 @@ fn bad_input_exits_2() {
         tmp.path(),
     );
 }
+
+/// A checkpoint holding NaN is rejected when loaded (exit 2, naming the tensor), instead of sampling NaN.
+#[test]
+fn a_checkpoint_with_a_non_finite_value_is_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out =
+        flowcollapse(&["train", "--data", "gaussian", "--hidden", "8", "--steps", "5", "--out", "run"], tmp.path());
+    assert!(out.status.success());
+    let path = tmp.path().join("run/checkpoint.safetensors");
+    let mut checkpoint = flowcollapse::checkpoint::Checkpoint::load(&path).unwrap();
+    let t = checkpoint.tensors.iter_mut().find(|t| t.name == "ema.layers.0.weight").unwrap();
+    t.data[3] = f32::NAN;
+    checkpoint.save(&path).unwrap();
+    for command in [&["sample", "--run", "run", "--out", "s"][..], &["train", "--resume", "run", "--steps", "9"]] {
+        let result = flowcollapse(command, tmp.path());
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{command:?}: {stderr}");
+        assert!(stderr.contains("ema.layers.0.weight") && stderr.contains("non-finite"), "{stderr}");
+        assert!(!tmp.path().join("s").exists());
+    }
+}

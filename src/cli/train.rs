@@ -176,16 +176,15 @@ pub fn run_train(args: &TrainArgs) -> Result<(), Failure> {
             };
             print_stdout(&text)
         }
-        Err(TrainRunError::Train(e @ TrainError::NonFinite { .. })) => {
+        Err(TrainRunError::Train(e @ (TrainError::NonFinite { .. } | TrainError::NonFiniteState { .. }))) => {
             let dir = run.finish("diverged", |_| Ok(()))?;
-            let step = run.manifest_mut().get("checkpoint_step").cloned().unwrap_or(json!(null));
-            Err(failure(
-                1,
-                format!(
-                    "training stopped: {e}. The last good state is {} (step {step}); lower --lr or keep --clip",
-                    dir.join(CHECKPOINT).display()
-                ),
-            ))
+            let last_good = match run.manifest_mut().get("checkpoint_step").cloned() {
+                Some(step) if dir.join(CHECKPOINT).exists() => {
+                    format!("The last good state is {} (step {step})", dir.join(CHECKPOINT).display())
+                }
+                _ => "No checkpoint was written before it".to_string(),
+            };
+            Err(failure(1, format!("training stopped: {e}. {last_good}; lower --lr or keep --clip")))
         }
         Err(e) => Err(e.into()),
     }

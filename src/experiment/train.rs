@@ -419,15 +419,25 @@ pub fn run_loop<B: Backend, O: TrainObserver>(
         if interrupt.raised() && !last {
             // Between refreshes a resumed run could not rebuild the source's pairs: keep the last checkpoint.
             if step.is_multiple_of(every) || source.refresh_every().is_none() {
-                observer.checkpoint(&trainer.state())?;
+                observer.checkpoint(&finite_state(trainer)?)?;
             }
             return Ok(LoopEnd::Interrupted);
         }
         if step.is_multiple_of(every) || last {
-            observer.checkpoint(&trainer.state())?;
+            observer.checkpoint(&finite_state(trainer)?)?;
         }
     }
     Ok(LoopEnd::Complete)
+}
+
+/// The trainer's state, or the error naming its first non-finite tensor (finite gradients can still
+/// overflow Adam's second moment in f32): the last checkpoint then stays the last good state.
+fn finite_state<B: Backend>(trainer: &Trainer<B>) -> Result<TrainState, TrainError> {
+    let state = trainer.state();
+    if let Some((tensor, value)) = state.non_finite() {
+        return Err(TrainError::NonFiniteState { step: state.step, tensor: tensor.to_string(), value });
+    }
+    Ok(state)
 }
 
 /// The 1-rectified flow: [`run_loop`] on independent pairs of `data` under the config's seed.

@@ -9,6 +9,8 @@ pub enum TrainError {
     State(String),
     #[error("step {step}: non-finite {what} ({value}); parameters left unchanged")]
     NonFinite { step: u64, what: &'static str, value: f64 },
+    #[error("step {step}: tensor {tensor} holds a non-finite value ({value}); it was not checkpointed")]
+    NonFiniteState { step: u64, tensor: String, value: f32 },
 }
 
 impl TrainError {

@@ -65,7 +65,7 @@ pub fn from_checkpoint(checkpoint: &Checkpoint, mlp: &Mlp, file: &str) -> Result
     for group in STATE_GROUPS {
         for t in mlp.tensors() {
             let name = format!("{group}.{}", t.name);
-            tensors.push((name.clone(), checkpoint.tensor(&name, &t.shape, file)?.data.clone()));
+            tensors.push((name.clone(), finite(checkpoint.tensor(&name, &t.shape, file)?, file)?.data.clone()));
         }
     }
     Ok(TrainState { step: checkpoint.meta("step", "an integer", file)?, tensors })
@@ -76,7 +76,18 @@ pub fn flat_group(checkpoint: &Checkpoint, mlp: &Mlp, group: &str, file: &str) -
     let mut flat = vec![0.0f32; mlp.num_params()];
     for t in mlp.tensors() {
         let name = format!("{group}.{}", t.name);
-        flat[t.range()].copy_from_slice(&checkpoint.tensor(&name, &t.shape, file)?.data);
+        flat[t.range()].copy_from_slice(&finite(checkpoint.tensor(&name, &t.shape, file)?, file)?.data);
     }
     Ok(flat)
+}
+
+/// `tensor`, or an error naming it if it holds NaN or ±inf (a model that would sample NaN).
+fn finite<'a>(tensor: &'a Tensor, file: &str) -> Result<&'a Tensor, CheckpointError> {
+    match tensor.data.iter().position(|x| !x.is_finite()) {
+        None => Ok(tensor),
+        Some(i) => Err(CheckpointError::Corrupt {
+            file: file.into(),
+            problem: format!("tensor {} holds a non-finite value ({}) at index {i}", tensor.name, tensor.data[i]),
+        }),
+    }
 }

@@ -29,6 +29,14 @@ pub struct TrainState {
     pub tensors: Vec<(String, Vec<f32>)>,
 }
 
+impl TrainState {
+    /// The first tensor holding NaN or ±inf, with that value: such a state is never checkpointed (a
+    /// resume from it would diverge again) and never loaded.
+    pub fn non_finite(&self) -> Option<(&str, f32)> {
+        self.tensors.iter().find_map(|(name, v)| v.iter().find(|x| !x.is_finite()).map(|&x| (name.as_str(), x)))
+    }
+}
+
 /// The four parameter-shaped groups of the training state, in [`TrainState`] order.
 pub const STATE_GROUPS: [&str; 4] = ["params", "adam_m", "adam_v", "ema"];
 
