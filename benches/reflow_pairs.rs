@@ -1,13 +1,15 @@
-//! Pair generation and inversion throughput of the flow sampler: Euler, K = 50 steps, n = 1024 rows in
-//! chunks of 256 (`SamplerConfig`'s default), CPU backend, 2 threads. Throughput is in criterion's "elem/s",
-//! where one element is one image (one row integrated through all K steps).
+//! Pair generation and inversion throughput of the flow sampler: Euler, K = 50 steps, n = 1024 rows
+//! integrated `SamplerConfig::DEFAULT_CHUNK` rows at a time (or `REFLOW_CHUNK` rows when that variable is
+//! set), CPU backend, 2 threads. Throughput is in criterion's "elem/s", where one element is one image (one
+//! row integrated through all K steps).
 //!
 //! Groups:
 //! - `reflow_forward/{mlp}`: noise → data (`Direction::Forward`) from N(0, I) starting points.
 //! - `reflow_reverse/{mlp}`: data → noise (`Direction::Reverse`) from fixed values in [−1, 1].
-//! - `reflow_parts/{mlp}_forward_256`: one `net::forward` of a 256-row chunk, the sampler's only heavy
-//!   op. K = 50 steps × 4 chunks of it, compared with the whole integration, is the sampler's overhead
-//!   (per-step upload of t, the straightness sums, copies, the download of each chunk).
+//! - `reflow_parts/{mlp}_forward_chunk`: one `net::forward` of one chunk (its row count is the group's
+//!   throughput), the sampler's only heavy op. K = 50 × (n / chunk) of it, compared with the whole
+//!   integration, is the sampler's overhead (per-step upload of t, the straightness sums, copies, the
+//!   download of each chunk).
 //!
 //! MLPs: `demo196` is the demo's 196 + 16 → 512 → 512 → 196 (14×14 Fashion-MNIST); `mnist784` is the
 //! 28×28 default 784 + 16 → 1024 → 1024 → 784. Both with `mlp.init(1)` parameters.
@@ -32,6 +34,19 @@ const SEED: u64 = 1;
 /// (name, dim, hidden, embed) of the measured MLPs.
 const MLPS: [(&str, usize, [usize; 2], usize); 2] =
     [("demo196", 196, [512, 512], 16), ("mnist784", 784, [1024, 1024], 16)];
+
+/// Rows integrated at once: `REFLOW_CHUNK` if set, else the sampler's default.
+fn chunk() -> usize {
+    match std::env::var("REFLOW_CHUNK") {
+        Ok(v) => v.parse().expect("REFLOW_CHUNK: a row count ≥ 1"),
+        Err(_) => SamplerConfig::DEFAULT_CHUNK,
+    }
+}
+
+/// Euler, K = `STEPS`, in `direction`, `chunk()` rows at a time.
+fn sampler_config(direction: Direction) -> SamplerConfig {
+    SamplerConfig { chunk: chunk(), ..SamplerConfig::new(Solver::Euler, STEPS, direction) }
+}
 
 fn pool() -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new().num_threads(THREADS).build().unwrap()
@@ -77,7 +92,7 @@ fn dump(dir: &Path) {
     write_f32(dir, "params.f32", &host);
     for (name, direction) in [("forward", Direction::Forward), ("reverse", Direction::Reverse)] {
         let x = start(direction, dim);
-        let config = SamplerConfig::new(Solver::Euler, STEPS, direction);
+        let config = sampler_config(direction);
         let out = pool.install(|| sampler::integrate(&b, &mlp, &params, &x, &config).unwrap());
         write_f32(dir, &format!("{name}_start.f32"), &x);
         write_f32(dir, &format!("{name}_end.f32"), &out.x);
@@ -100,7 +115,7 @@ fn integrate_group(c: &mut Criterion, group_name: &str, direction: Direction) {
         let mlp = mlp(dim, hidden, embed);
         let params = b.upload(&mlp.init(SEED));
         let x = start(direction, dim);
-        let config = SamplerConfig::new(Solver::Euler, STEPS, direction);
+        let config = sampler_config(direction);
         group.measurement_time(Duration::from_secs(if dim > 512 { 12 } else { 4 }));
         group.bench_function(BenchmarkId::from_parameter(name), |bch| {
             bch.iter(|| pool.install(|| black_box(sampler::integrate(&b, &mlp, &params, &x, &config).unwrap())))
@@ -123,7 +138,7 @@ fn reflow_reverse(c: &mut Criterion) {
 fn reflow_parts(c: &mut Criterion) {
     let pool = pool();
     let b = CpuBackend::new();
-    let rows = SamplerConfig::DEFAULT_CHUNK;
+    let rows = chunk().min(ROWS);
     let mut group = c.benchmark_group("reflow_parts");
     group.sample_size(30).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
     group.throughput(Throughput::Elements(rows as u64));
@@ -133,7 +148,7 @@ fn reflow_parts(c: &mut Criterion) {
         let x = b.upload(&noise(dim)[..rows * dim]);
         let t = b.upload(&vec![0.5f32; rows]);
         let mut ws = Workspace::new(&b, &mlp, rows);
-        group.bench_function(format!("{name}_forward_{rows}"), |bch| {
+        group.bench_function(format!("{name}_forward_chunk"), |bch| {
             bch.iter(|| pool.install(|| net::forward(&b, &mlp, &params, black_box(&x), &t, &mut ws)))
         });
     }

@@ -6,6 +6,8 @@
 #   ./benches/peers/compare_reflow.sh                 # the demo MLP (196 -> 512 -> 512) and the 784 one
 #   REFLOW_MLPS=demo196 ./benches/peers/compare_reflow.sh   # the demo MLP only (about 1 minute)
 #   REFLOW_CHECK=1 ./benches/peers/compare_reflow.sh  # first check that both run the same loop
+#   REFLOW_CHUNK=256 ./benches/peers/compare_reflow.sh  # rows integrated at once on both sides (default:
+#                                                     # the Rust sampler's SamplerConfig::DEFAULT_CHUNK)
 #
 # Run it on an otherwise idle machine (check `uptime`): both sides use both cores.
 set -euo pipefail
@@ -26,10 +28,15 @@ fi
 filter="^reflow_(forward|reverse)/(${mlps//,/|})\$|^reflow_parts/(${mlps//,/|})_"
 echo "load before: $(uptime)"
 cargo bench --bench reflow_pairs -- "$filter" >/dev/null 2>&1
-peer=$(python3 benches/peers/reflow_pairs_torch.py --mlps "$mlps")
+target=${CARGO_TARGET_DIR:-target}
+# The chunk the Rust side ran with (the throughput of its reflow_parts bench), for the peer to match.
+chunk=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["throughput"]["Elements"])' \
+    "$target/criterion/reflow_parts/${mlps%%,*}_forward_chunk/new/benchmark.json")
+peer=$(REFLOW_CHUNK=$chunk python3 benches/peers/reflow_pairs_torch.py --mlps "$mlps")
 echo "load after:  $(uptime)"
+echo "chunk: $chunk rows at a time on both sides"
 
-python3 - "$peer" "$mlps" "${CARGO_TARGET_DIR:-target}" <<'PY'
+python3 - "$peer" "$mlps" "$target" "$chunk" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in sys.argv[1].splitlines() if l.strip()]
 print(f"torch {lines[0]['version']}, {lines[0]['threads']} threads")
@@ -57,11 +64,14 @@ for mlp in sys.argv[2].split(","):
             print(f"  torch, {what:26s}: {p['images_per_s']:.0f} images/s best "
                   f"(median {p['images_per_s_median']:.0f}) -> rust/torch {rust / p['images_per_s']:.2f}x")
         print(f"  rust/torch vs the fastest torch variant: {rust / fastest:.2f}x (goal >= 1.5x)")
+    chunk = int(sys.argv[4])
     fwd = [l for l in lines if l.get("what") == "mlp_forward" and l["mlp"] == mlp][0]
-    mean, _ = crit(f"reflow_parts/{mlp}_forward_256")
-    total, _ = crit(f"reflow_forward/{mlp}")
-    calls = 50 * rows // 256
-    print(f"  one 256-row MLP forward: rust {mean * 1e3:.3f} ms, torch {fwd['ms_best']:.3f} ms; "
-          f"rust integrate = {calls} forwards ({calls * mean * 1e3:.0f} ms) + "
-          f"{(total - calls * mean) * 1e3:.0f} ms else ({(1 - calls * mean / total) * 100:.0f}%)")
+    mean, one = crit(f"reflow_parts/{mlp}_forward_chunk")
+    _, total = crit(f"reflow_forward/{mlp}")
+    calls = 50 * -(-rows // chunk)
+    print(f"  one {chunk}-row MLP forward: rust {mean * 1e3:.3f} ms (mean; fastest {one * 1e3:.3f}), "
+          f"torch {fwd['ms_best']:.3f} ms (best)")
+    print(f"  fastest samples: rust forward integrate {total * 1e3:.0f} ms = {calls} MLP forwards "
+          f"({calls * one * 1e3:.0f} ms) + {(total - calls * one) * 1e3:.0f} ms of the rest of the loop "
+          f"(noisy: the two were timed at different moments)")
 PY

@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """PyTorch eager peer of benches/reflow_pairs.rs: K-step Euler integration of the velocity MLP,
 forward (noise -> data, t_j = j/K, step +1/K) and reverse (data -> noise, t_j = (K - j)/K, step -1/K),
-n = 1024 rows in chunks of 256, float32, on the CPU.
+n = 1024 rows in chunks of REFLOW_CHUNK rows (default 1024), float32, on the CPU.
 
 The loop is the one flowcollapse's sampler::integrate runs for Solver::Euler:
-  for each chunk of 256 rows, for j = 0..K-1:
+  for each chunk of rows, for j = 0..K-1:
     gamma(t_j) = [sin(w_i t_j), cos(w_i t_j)], w_i = 1000^(i/(E/2 - 1)), one row per sample;
     v = MLP([x ; gamma]) (Linear, SiLU, Linear, SiLU, Linear); x += delta v;
   and, unless --no-straightness, the straightness sums the sampler streams (sum of ||dx/delta||^2 per
   step, ||x_K - x_0||^2 per chunk), accumulated in float64.
 
 Prints one JSON line per measurement: images/s (best and median of the repeats, after warm-up runs),
-and ms per 256-row MLP forward (the peer of the Rust bench's reflow_parts group).
+and ms per one-chunk MLP forward (the peer of the Rust bench's reflow_parts group).
 
 --check DIR compares against the files benches/reflow_pairs.rs writes with REFLOW_DUMP=DIR: it loads the
 Rust parameters into the same MLP, integrates the same start points and prints the largest differences.
