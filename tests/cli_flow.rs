@@ -1,4 +1,4 @@
-//! `flowcollapse flow` end to end: THEORY.md §4's worked numbers, equality with the library, bad input.
+//! `flowcollapse flow` end to end: proofs/flow-*.md's worked numbers, equality with the library, bad input.
 
 mod common;
 
@@ -13,7 +13,7 @@ fn worked_numbers_of_the_euler_blur_and_straightness() {
     let args = ["flow", "--spectrum", "4", "--euler-steps", "1,2,4", "--format", "jsonl", "--out", "run"];
     let records = jsonl(flowcollapse(&args, tmp.path()));
     assert_eq!(records.len(), 3);
-    // THEORY.md §4, λ = 4: Euler generated variance 0, 0.64, 1.8555 for K = 1, 2, 4; straightness 0.858407.
+    // proofs/flow-*.md, λ = 4: Euler generated variance 0, 0.64, 1.8555 for K = 1, 2, 4; straightness 0.858407.
     for (r, (k, variance)) in records.iter().zip([(1, 0.0), (2, 0.64), (4, 1.8555)]) {
         assert_eq!(r["euler_steps"], k);
         assert_eq!(r["nfe"], k);

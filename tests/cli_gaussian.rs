@@ -1,4 +1,4 @@
-//! `flowcollapse gaussian` end to end: THEORY.md §3's closed forms, equality with the library, bad input.
+//! `flowcollapse gaussian` end to end: proofs/gaussian-*.md's closed forms, equality with the library, bad input.
 
 mod common;
 
@@ -39,7 +39,7 @@ fn replace_records_match_theory_and_the_library() {
     };
     let sim = gaussian::run(&setup, &McConfig::new(2000, 4)).unwrap();
     for (k, r) in records.iter().enumerate() {
-        // THEORY.md §3: E[σ̂²_k] = σ² ((n−1)/n)^k for MLE; log drift ψ((n−1)/2) + ln(2/n).
+        // proofs/gaussian-*.md: E[σ̂²_k] = σ² ((n−1)/n)^k for MLE; log drift ψ((n−1)/2) + ln(2/n).
         assert!((r["expected_variance"].as_f64().unwrap() - (0.9f64).powi(k as i32)).abs() < 1e-12, "{r}");
         assert!((r["log_drift"].as_f64().unwrap() - drift).abs() < 1e-10, "{r}");
         assert!((r["expected_log_variance"].as_f64().unwrap() - k as f64 * drift).abs() < 1e-9, "{r}");
@@ -71,7 +71,7 @@ fn unbiased_replace_mean_error_grows_like_k_over_n() {
         "g",
     ];
     let records = jsonl(flowcollapse(&args, tmp.path()));
-    // THEORY.md §3: E[(μ̂_k − μ)²] = k σ²/n and E[σ̂²_k] = σ² under unbiased Replace.
+    // proofs/gaussian-*.md: E[(μ̂_k − μ)²] = k σ²/n and E[σ̂²_k] = σ² under unbiased Replace.
     for (k, r) in records.iter().enumerate() {
         assert!((r["expected_mean_error"].as_f64().unwrap() - k as f64 / 25.0).abs() < 1e-12, "{r}");
         assert!((r["expected_variance"].as_f64().unwrap() - 1.0).abs() < 1e-12, "{r}");

@@ -192,7 +192,7 @@ fn accumulate_matches_the_exact_moments_and_stays_below_the_bound() {
         let sim = run(&setup, &mc(paths, seed, sampling)).unwrap();
         assert_moments(&sim, n, estimator, Strategy::Accumulate, &format!("accumulate {estimator} {sampling:?}"));
         // The mean error is bounded by (σ²/n) Σ_{j≤k} 1/j² (the intervals are consistent with it at every k),
-        // and for MLE its limit (σ²/n)·C, C = 1.490 at n = 5, is measurably below THEORY.md's (σ²/n)·π²/6.
+        // and for MLE its limit (σ²/n)·C, C = 1.490 at n = 5, is measurably below the often-quoted (σ²/n)·π²/6.
         for g in &sim[1..] {
             assert!(g.mean_error.mean.lo < accumulate_mean_error_bound(1.0, n, g.generation), "k={}", g.generation);
         }

@@ -225,7 +225,7 @@ fn mix_contraction_rate_is_at_most_one_minus_alpha() {
 
 #[test]
 fn worked_examples_from_theory() {
-    // THEORY.md §2: λ = 1, s = 0.1, α = 0.5 → μ* = 0.81980.
+    // proofs/dae-*.md: λ = 1, s = 0.1, α = 0.5 → μ* = 0.81980.
     let fp = mix_fixed_point(1.0, 0.1, 0.5, Rule::Noisy);
     assert!((fp.generated - 0.81980).abs() < 5e-6, "μ* = {}", fp.generated);
     assert!((fp.training - (0.4 + 0.26f64.sqrt())).abs() < 1e-12);

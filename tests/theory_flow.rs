@@ -272,10 +272,10 @@ fn straightness_closed_form_matches_quadrature_and_theory() {
         let energy = simpson(|t| speed_by_hand(lambda, t).powi(2), 4000);
         assert_close(speed_energy(lambda), energy, 1e-9, &format!("∫s'² (λ = {lambda})"));
     }
-    // THEORY.md §4: λ = 4 gives 0.858407…, which is exactly 4 − π.
+    // proofs/flow-*.md: λ = 4 gives 0.858407…, which is exactly 4 − π.
     assert!((direction_straightness(4.0) - 0.858407).abs() < 5e-7);
     assert_close(direction_straightness(4.0), 4.0 - PI, 1e-15, "4 − π");
-    // λ = 0 (a point mass) is the straight case. THEORY.md §4 says "λ = 1 gives 0": it does not. With
+    // λ = 0 (a point mass) is the straight case. The often-repeated "λ = 1 gives 0" is wrong. With
     // λ = 1 the flow map is the identity (x1 = m + x0) but the path dips: s(1/2) = √½, so S = 2 − π/2.
     assert_eq!(direction_straightness(0.0), 0.0);
     assert_close(direction_straightness(1.0), 2.0 - PI / 2.0, 1e-15, "λ = 1");
@@ -387,7 +387,7 @@ fn beta_by_hand(lambda: f64, k: usize) -> f64 {
 #[test]
 fn euler_worked_values() {
     let beta = |k| solver_map(4.0, k, Solver::Euler, Direction::Forward).gain;
-    // THEORY.md §4, λ = 4: K = 1 → 0, K = 2 → 0.64, K = 4 → 1.8555, K → ∞ → 4.
+    // proofs/flow-*.md, λ = 4: K = 1 → 0, K = 2 → 0.64, K = 4 → 1.8555, K → ∞ → 4.
     assert_eq!(beta(1), 0.0);
     assert_close(beta(2), 0.8, 1e-15, "β_2");
     assert_close(beta(2).powi(2), 0.64, 1e-15, "β_2²");

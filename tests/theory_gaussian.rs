@@ -108,7 +108,7 @@ fn log_step_cumulants_match_numerical_integration() {
 
 #[test]
 fn theory_section_3_worked_formulas() {
-    // THEORY.md §3, with digamma at (n − 1)/2 from its closed form at half-integers (independent of statrs).
+    // proofs/gaussian-*.md, with digamma at (n − 1)/2 from its closed form at half-integers (independent of statrs).
     for n in 2..=200usize {
         let psi = digamma_at_half_integer(n - 1);
         let (nf, sigma2) = (n as f64, 2.5);
@@ -254,7 +254,7 @@ fn accumulate_mean_error_is_bounded_below_pi_squared_over_six() {
             }
             // The first generation is exact for both estimators: σ²/n.
             assert_close(accumulate_mean_error(2.0, n, estimator, 1), 2.0 / n as f64, 1e-15, "k = 1");
-            // The limit is strictly below THEORY.md's (σ²/n) π²/6, by about c/n of it.
+            // The limit is strictly below the often-quoted (σ²/n) π²/6, by about c/n of it.
             let bound = accumulate_mean_error_bound_limit(2.0, n);
             assert!(limit < bound);
             let c = match estimator {

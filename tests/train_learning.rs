@@ -1,14 +1,14 @@
 //! Learning works: on x1 ~ N(0, diag(4, 0.25)) a small MLP reaches the minimum flow-matching loss.
 //!
 //! The loss of a field v is `E‖u − v(x_t, t)‖²/d`; it splits into `E‖u − v*(x_t, t)‖²/d +
-//! E‖v* − v‖²/d` with v* = E[u | x_t] the exact velocity of THEORY.md §4 (`theory::flow::velocity`). The
+//! E‖v* − v‖²/d` with v* = E[u | x_t] the exact velocity of proofs/flow-*.md (`theory::flow::velocity`). The
 //! first term is the least achievable loss; per direction of eigenvalue λ it is `∫₀¹ λ/(t²λ + (1−t)²) dt`
 //! (π for λ = 4), against `(λ + 1)` for the best constant predictor (zero), so here the optimum is about
 //! 1.98 and the constant 3.125. Both losses of the trained network and of v* are measured on the same
 //! 40 000 evaluation pairs, so their difference estimates E‖v* − v‖²/d with little noise.
 //!
 //! Sampling the trained field.
-//! Against the theory's oracle (THEORY.md §4, `theory::flow`), a velocity MLP trained on
+//! Against the theory's oracle (proofs/flow-*.md, `theory::flow`), a velocity MLP trained on
 //! N(m, diag(4, 1/4)) and sampled with K Euler steps generates the mean m and the K-step covariance
 //! `theory::flow::generated_covariance(Σ, K, Euler)`: the few-step blur of the exact flow, not Σ itself.
 //!

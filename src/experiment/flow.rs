@@ -8,7 +8,7 @@ use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// Default target spectrum: one stretched and one squeezed direction (THEORY.md §4's λ = 4 and 1/4).
+/// Default target spectrum: one stretched and one squeezed direction (proofs/flow-*.md's λ = 4 and 1/4).
 pub const DEFAULT_SPECTRUM: [f64; 2] = [4.0, 0.25];
 pub const DEFAULT_EULER_STEPS: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
 pub const MAX_EULER_STEPS: usize = 1_000_000;

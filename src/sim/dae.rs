@@ -1,5 +1,5 @@
 //! The linear DAE loop with finite samples: each generation fits `(W, b)` by least squares on n noisy
-//! pairs and the fitted model produces the next generation (`THEORY.md` §2, last paragraph).
+//! pairs and the fitted model produces the next generation (proofs/dae-*.md, last paragraph).
 //!
 //! Replicates are independent and run in parallel; each draws from its own stream, seeded from
 //! `(seed, series, replicate)`, so the numbers do not depend on the thread count.

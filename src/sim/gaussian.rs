@@ -1,4 +1,4 @@
-//! Monte Carlo of the Gaussian refit loop (`THEORY.md` §3; closed forms in `theory::gaussian`).
+//! Monte Carlo of the Gaussian refit loop (proofs/gaussian-*.md; closed forms in `theory::gaussian`).
 //!
 //! Each path is one run of the loop: model k (k ≥ 1) fits mean and covariance with an [`Estimator`] to its
 //! training set, built by the [`Strategy`] from generations 0…k−1, and generation k is n samples from the

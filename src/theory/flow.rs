@@ -1,5 +1,5 @@
 //! Rectified flow between Gaussians: exact oracles for the 1-rectified flow from N(0, I) to N(m, Σ)
-//! (THEORY.md §4).
+//! (proofs/flow-*.md).
 //!
 //! Time runs from t = 0 (noise) to t = 1 (data): `x_t = t·x1 + (1−t)·x0` with x0 ~ N(0, I) and
 //! x1 ~ N(m, Σ) independent (the independent coupling of 1-rectified flow), and the regression target is

@@ -1,4 +1,4 @@
-//! The Gaussian refit loop (the classic self-consuming loop), `THEORY.md` §3: exact moments of the
+//! The Gaussian refit loop (the classic self-consuming loop), proofs/gaussian-*.md: exact moments of the
 //! fitted parameters, generation by generation.
 //!
 //! Generation 0 is n samples of the real distribution N(μ, σ²) (or N(m, Σ) in d dimensions). Model k
@@ -332,7 +332,7 @@ pub fn accumulate_mean_error_bound(sigma2: f64, n: usize, k: usize) -> f64 {
     sigma2 / n as f64 * (1..=k).map(|j| 1.0 / (j as f64).powi(2)).sum::<f64>()
 }
 
-/// `(σ²/n) π²/6`: the bound of [`accumulate_mean_error_bound`] for every k, and `THEORY.md`'s constant.
+/// `(σ²/n) π²/6`: the bound of [`accumulate_mean_error_bound`] for every k, and the often-quoted constant.
 pub fn accumulate_mean_error_bound_limit(sigma2: f64, n: usize) -> f64 {
     sigma2 / n as f64 * PI * PI / 6.0
 }

@@ -1,6 +1,6 @@
 //! Closed forms: pure functions of their arguments, f64, no I/O, no randomness, no threads.
 //!
-//! Every recursion follows the generation convention of `THEORY.md` §1: generation 0 is the real data,
+//! Every recursion follows the generation convention of docs/design.md: generation 0 is the real data,
 //! model k trains on what the [`Strategy`] builds from generations 0…k−1, generation k is model k's output.
 
 pub mod covariance;

@@ -2,7 +2,7 @@
 //!
 //! Model g is a time-binned linear velocity field `v(y, t) = a_b y` for t in bin b (B equal bins), fitted by
 //! ridge least squares (penalty γ) to pairs (z, x): the regression of the target `x − z` on
-//! `y_t = t x + (1 − t) z`, t uniform. It samples with K Euler steps on `t_j = j/K` (THEORY.md §4's
+//! `y_t = t x + (1 − t) z`, t uniform. It samples with K Euler steps on `t_j = j/K` (proofs/flow-euler.md's
 //! convention) and inverts with K reverse Euler steps. Every pair source here is Gaussian and linear in one
 //! standard normal, so each fit needs only the second moments of `(x − z, y_t)`, which are quadratic in t:
 //! Simpson's rule over a bin is exact for them. See proofs/reflow-linear-gaussian.md for what is proved and

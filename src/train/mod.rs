@@ -1,6 +1,6 @@
 //! The trainer: flow matching of an MLP velocity field `v_θ(x, t)` on a [`Backend`].
 //!
-//! Time convention of THEORY.md §4: t = 0 noise, t = 1 data, `x_t = t·x1 + (1 − t)·x0`, target
+//! Time convention of proofs/flow-*.md: t = 0 noise, t = 1 data, `x_t = t·x1 + (1 − t)·x0`, target
 //! `u = x1 − x0`, t ~ U(0, 1) per sample.
 //!
 //! # Formula
