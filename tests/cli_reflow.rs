@@ -56,6 +56,21 @@ fn reflow(cwd: &Path, extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_flowcollapse")).args(reflow_args(extra)).current_dir(cwd).output().unwrap()
 }
 
+/// Start a reflow run in the background and return once `marker` exists (or after two minutes).
+fn spawn_until(cwd: &Path, extra: &[&str], marker: &Path) -> std::process::Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_flowcollapse"))
+        .args(reflow_args(extra))
+        .current_dir(cwd)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !marker.exists() && start.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child
+}
+
 fn tensors(path: &Path) -> Vec<(String, Vec<f32>)> {
     let c = Checkpoint::load(path).unwrap();
     let mut t: Vec<_> = c.tensors.into_iter().map(|t| (t.name, t.data)).collect();
@@ -148,18 +163,8 @@ fn sigkill_in_the_middle_of_a_generation_resumes_to_the_same_bytes() {
     let whole = reflow(tmp.path(), &[&arms[..], &["--out", "whole"]].concat());
     assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
     // Kill the second run once RA's second generation has a checkpoint in progress.
-    let args = reflow_args(&[&arms[..], &["--out", "killed"]].concat());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flowcollapse"))
-        .args(&args)
-        .current_dir(tmp.path())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
     let marker = tmp.path().join("killed/ra/gen-03/checkpoint.safetensors");
-    let start = std::time::Instant::now();
-    while !marker.exists() && start.elapsed().as_secs() < 120 {
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
+    let mut child = spawn_until(tmp.path(), &[&arms[..], &["--out", "killed"]].concat(), &marker);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(marker.exists(), "the run never reached RA's third generation");
@@ -289,18 +294,8 @@ fn sigterm_checkpoints_marks_the_run_interrupted_and_resumes_to_the_same_records
     let arms = ["--strategy", "reflow,ora", "--generations", "2"];
     let whole = reflow(tmp.path(), &[&arms[..], &["--out", "whole"]].concat());
     assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
-    let args = reflow_args(&[&arms[..], &["--out", "stopped"]].concat());
-    let child = Command::new(env!("CARGO_BIN_EXE_flowcollapse"))
-        .args(&args)
-        .current_dir(tmp.path())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     let marker = tmp.path().join("stopped/ora/gen-02/checkpoint.safetensors");
-    let start = std::time::Instant::now();
-    while !marker.exists() && start.elapsed().as_secs() < 120 {
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
+    let child = spawn_until(tmp.path(), &[&arms[..], &["--out", "stopped"]].concat(), &marker);
     let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(term.success());
     let out = child.wait_with_output().unwrap();
