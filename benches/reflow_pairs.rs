@@ -87,7 +87,7 @@ fn dump(dir: &Path) {
     let mlp = mlp(dim, hidden, embed);
     let b = CpuBackend::new();
     let host = mlp.init(SEED);
-    let params = b.upload(&host);
+    let params = b.upload(&host).unwrap();
     std::fs::create_dir_all(dir).unwrap();
     write_f32(dir, "params.f32", &host);
     for (name, direction) in [("forward", Direction::Forward), ("reverse", Direction::Reverse)] {
@@ -113,7 +113,7 @@ fn integrate_group(c: &mut Criterion, group_name: &str, direction: Direction) {
     group.throughput(Throughput::Elements(ROWS as u64));
     for (name, dim, hidden, embed) in MLPS {
         let mlp = mlp(dim, hidden, embed);
-        let params = b.upload(&mlp.init(SEED));
+        let params = b.upload(&mlp.init(SEED)).unwrap();
         let x = start(direction, dim);
         let config = sampler_config(direction);
         group.measurement_time(Duration::from_secs(if dim > 512 { 12 } else { 4 }));
@@ -144,10 +144,10 @@ fn reflow_parts(c: &mut Criterion) {
     group.throughput(Throughput::Elements(rows as u64));
     for (name, dim, hidden, embed) in MLPS {
         let mlp = mlp(dim, hidden, embed);
-        let params = b.upload(&mlp.init(SEED));
-        let x = b.upload(&noise(dim)[..rows * dim]);
-        let t = b.upload(&vec![0.5f32; rows]);
-        let mut ws = Workspace::new(&b, &mlp, rows);
+        let params = b.upload(&mlp.init(SEED)).unwrap();
+        let x = b.upload(&noise(dim)[..rows * dim]).unwrap();
+        let t = b.upload(&vec![0.5f32; rows]).unwrap();
+        let mut ws = Workspace::new(&b, &mlp, rows).unwrap();
         group.bench_function(format!("{name}_forward_chunk"), |bch| {
             bch.iter(|| pool.install(|| net::forward(&b, &mlp, &params, black_box(&x), &t, &mut ws)))
         });

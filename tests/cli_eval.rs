@@ -48,7 +48,7 @@ fn sample_and_eval_equal_the_library_and_beat_noise() {
     jsonl(flowcollapse(&TRAIN, tmp.path()));
     let (mlp, ema) = ema_model(tmp.path());
     let b = CpuBackend::new();
-    let params = b.upload(&ema);
+    let params = b.upload(&ema).unwrap();
 
     // sample: the stored tensor is the library's generate() with the same seed, bit for bit.
     let args = [

@@ -73,8 +73,8 @@ fn trained_loss_is_close_to_the_least_achievable_flow_matching_loss() {
     let cov = Covariance::from_spectrum(&SPECTRUM).unwrap();
     let mean = DVector::zeros(2);
     let b = CpuBackend::new();
-    let mut ws = Workspace::new(&b, trainer.mlp(), n);
-    net::forward(&b, trainer.mlp(), trainer.ema(), &xt, &t, &mut ws);
+    let mut ws = Workspace::new(&b, trainer.mlp(), n).unwrap();
+    net::forward(&b, trainer.mlp(), trainer.ema(), &xt, &t, &mut ws).unwrap();
     let v = ws.output();
     let (mut opt, mut model, mut excess_sq) = (0.0, 0.0, Vec::with_capacity(n));
     for r in 0..n {
@@ -160,11 +160,11 @@ fn sampler_follows_a_time_dependent_trained_field_like_the_theory_integrator() {
     }
     let b = trainer.backend();
     let start = [0.7f32, -1.3];
-    let mut ws = Workspace::new(b, trainer.mlp(), 1);
+    let mut ws = Workspace::new(b, trainer.mlp(), 1).unwrap();
     let mut field = |x: &DVector<f64>, t: f64| {
-        let (xb, tb) = (b.upload(&[x[0] as f32, x[1] as f32]), b.upload(&[t as f32]));
-        net::forward(b, trainer.mlp(), trainer.params(), &xb, &tb, &mut ws);
-        let v = b.download(b.view(ws.output()));
+        let (xb, tb) = (b.upload(&[x[0] as f32, x[1] as f32]).unwrap(), b.upload(&[t as f32]).unwrap());
+        net::forward(b, trainer.mlp(), trainer.params(), &xb, &tb, &mut ws).unwrap();
+        let v = b.download(b.view(ws.output())).unwrap();
         DVector::from_vec(vec![v[0] as f64, v[1] as f64])
     };
     for (solver, sampler_solver) in [(Solver::Euler, SamplerSolver::Euler), (Solver::Heun, SamplerSolver::Heun)] {

@@ -23,7 +23,7 @@ fn moments(x: &[f32]) -> (f64, f64) {
 fn normal_fill_has_mean_zero_and_variance_one() {
     let b = CpuBackend::new();
     let mut x = vec![0.0f32; N];
-    b.fill_normal(7, 3, 0, &mut x);
+    b.fill_normal(7, 3, 0, &mut x).unwrap();
     let (mean, var) = moments(&x);
     let n = N as f64;
     // CLT bounds: sd of the mean 1/√n; sd of the sample variance √((μ4 − σ⁴)/n) = √(2/n) for a normal.
@@ -39,7 +39,7 @@ fn normal_fill_has_mean_zero_and_variance_one() {
 fn uniform_fill_has_the_moments_of_u01() {
     let b = CpuBackend::new();
     let mut x = vec![0.0f32; N];
-    b.fill_uniform(11, 5, 0, &mut x);
+    b.fill_uniform(11, 5, 0, &mut x).unwrap();
     assert!(x.iter().all(|&v| v > 0.0 && v < 1.0), "open interval");
     let (mean, var) = moments(&x);
     let n = N as f64;
@@ -54,15 +54,15 @@ fn fills_are_the_same_in_chunks_of_any_size_and_on_any_thread_count() {
     let len = 20_011;
     let mut whole_n = vec![0.0f32; len];
     let mut whole_u = vec![0.0f32; len];
-    b.fill_normal(1, 2, 0, &mut whole_n);
-    b.fill_uniform(1, 2, 0, &mut whole_u);
+    b.fill_normal(1, 2, 0, &mut whole_n).unwrap();
+    b.fill_uniform(1, 2, 0, &mut whole_u).unwrap();
     for chunk in [1, 2, 3, 7, 4096, 4097, 10_000] {
         let (mut cn, mut cu) = (vec![0.0f32; len], vec![0.0f32; len]);
         let mut first = 0;
         while first < len {
             let end = (first + chunk).min(len);
-            b.fill_normal(1, 2, first as u64, &mut cn[first..end]);
-            b.fill_uniform(1, 2, first as u64, &mut cu[first..end]);
+            b.fill_normal(1, 2, first as u64, &mut cn[first..end]).unwrap();
+            b.fill_uniform(1, 2, first as u64, &mut cu[first..end]).unwrap();
             first = end;
         }
         assert_eq!(cn, whole_n, "normal, chunks of {chunk}");
@@ -76,7 +76,7 @@ fn fills_are_the_same_in_chunks_of_any_size_and_on_any_thread_count() {
     }
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     let mut single = vec![0.0f32; len];
-    pool.install(|| b.fill_normal(1, 2, 0, &mut single));
+    pool.install(|| b.fill_normal(1, 2, 0, &mut single).unwrap());
     assert_eq!(single, whole_n);
     // The host-side fill of the pair sources gives the backend's numbers.
     let mut host = vec![0.0f32; len];
@@ -84,6 +84,6 @@ fn fills_are_the_same_in_chunks_of_any_size_and_on_any_thread_count() {
     assert_eq!(host, whole_n);
     // Another stream or seed gives other numbers.
     let mut other = vec![0.0f32; len];
-    b.fill_normal(1, 3, 0, &mut other);
+    b.fill_normal(1, 3, 0, &mut other).unwrap();
     assert!(other.iter().zip(&whole_n).filter(|(a, b)| a == b).count() < 10);
 }

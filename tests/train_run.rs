@@ -67,7 +67,7 @@ fn a_non_finite_state_is_never_checkpointed() {
     config.train.mlp.dim = d;
     let mlp = Mlp::new(config.train.mlp.clone()).unwrap();
     let mut trainer = Trainer::new(CpuBackend::new(), config.train.clone()).unwrap();
-    let mut state = trainer.state();
+    let mut state = trainer.state().unwrap();
     let poisoned = "adam_v.layers.1.bias";
     state.tensors.iter_mut().find(|(n, _)| n == poisoned).unwrap().1[0] = f32::INFINITY;
     trainer.set_state(&state).unwrap();

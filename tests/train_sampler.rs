@@ -28,7 +28,7 @@ fn euler_and_heun_match_the_theory_integrator_both_ways() {
     let (d, n, a, c) = (3, 10, -0.7f32, 0.4f32);
     let (mlp, params) = affine(d, a, c);
     let b = CpuBackend::new();
-    let p = b.upload(&params);
+    let p = b.upload(&params).unwrap();
     let x = start(n, d);
     for solver in [Solver::Euler, Solver::Heun] {
         for direction in [Direction::Forward, Direction::Reverse] {
@@ -53,7 +53,7 @@ fn streamed_straightness_equals_the_definition_on_stored_trajectories() {
     let (d, n, a, c) = (2, 6, 1.3f32, -0.2f32);
     let (mlp, params) = affine(d, a, c);
     let b = CpuBackend::new();
-    let p = b.upload(&params);
+    let p = b.upload(&params).unwrap();
     let x = start(n, d);
     for (solver, k) in [(Solver::Euler, 7), (Solver::Heun, 4)] {
         let got = integrate(&b, &mlp, &p, &x, &SamplerConfig::new(solver, k, Direction::Forward)).unwrap();
@@ -88,7 +88,8 @@ fn streamed_straightness_equals_the_definition_on_stored_trajectories() {
     // A constant field moves every sample on a straight line at constant speed: straightness 0, up to the
     // f32 rounding of the states (relative 1e-7 of the squared speed 2·0.8²).
     let (mlp, params) = affine(d, 0.0, 0.8);
-    let got = integrate(&b, &mlp, &b.upload(&params), &x, &SamplerConfig::new(Solver::Euler, 9, Direction::Forward));
+    let got =
+        integrate(&b, &mlp, &b.upload(&params).unwrap(), &x, &SamplerConfig::new(Solver::Euler, 9, Direction::Forward));
     assert!(got.unwrap().straightness.abs() < 1e-5);
 }
 
@@ -97,7 +98,7 @@ fn chunking_does_not_change_the_numbers() {
     let (d, n) = (4, 23);
     let (mlp, params) = affine(d, 0.3, 0.1);
     let b = CpuBackend::new();
-    let p = b.upload(&params);
+    let p = b.upload(&params).unwrap();
     let x = start(n, d);
     let config = SamplerConfig { noise: 0.5, seed: 3, ..SamplerConfig::new(Solver::Euler, 6, Direction::Reverse) };
     let whole = integrate(&b, &mlp, &p, &x, &config).unwrap();
@@ -114,7 +115,7 @@ fn stochastic_reverse_adds_sigma_squared_variance_over_the_unit_interval() {
     let b = CpuBackend::new();
     let x = vec![0.0f32; n * d];
     let config = SamplerConfig { noise: sigma, seed: 11, ..SamplerConfig::new(Solver::Euler, 10, Direction::Reverse) };
-    let got = integrate(&b, &mlp, &b.upload(&params), &x, &config).unwrap();
+    let got = integrate(&b, &mlp, &b.upload(&params).unwrap(), &x, &config).unwrap();
     let m = got.x.len() as f64;
     let ss: f64 = got.x.iter().map(|&v| (v as f64).powi(2)).sum();
     // ss / σ² ~ χ²(m) (mean known to be 0): a 99.9% two-sided interval.
@@ -128,7 +129,7 @@ fn stochastic_reverse_adds_sigma_squared_variance_over_the_unit_interval() {
 fn bad_settings_are_rejected_by_name() {
     let (mlp, params) = affine(2, 0.0, 0.0);
     let b = CpuBackend::new();
-    let p = b.upload(&params);
+    let p = b.upload(&params).unwrap();
     let x = start(3, 2);
     let cases = [
         (SamplerConfig::new(Solver::Euler, 0, Direction::Forward), "steps"),

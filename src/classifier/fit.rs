@@ -155,7 +155,7 @@ pub fn train(
                 // The fused op also keeps an EMA; the classifier does not use it.
                 ema_decay: 0.0,
             };
-            cpu.adam_ema(&step, &mut params, &grads, &mut m, &mut v, &mut unused_ema);
+            cpu.adam_ema(&step, &mut params, &grads, &mut m, &mut v, &mut unused_ema).expect("CPU ops do not fail");
         }
         on_epoch(&EpochRecord { epoch: epoch + 1, loss: loss_sum / n as f64 });
     }

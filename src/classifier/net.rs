@@ -131,7 +131,7 @@ impl Workspace {
             .copy_from_slice(&dlogits[..rows * layout.layers()[last].output]);
         for (l, slot) in layout.layers().iter().enumerate().rev() {
             let g = &self.grad_out[..rows * slot.output];
-            cpu.column_sum(rows, slot.output, g, &mut grads[slot.bias.clone()]);
+            cpu.column_sum(rows, slot.output, g, &mut grads[slot.bias.clone()]).expect("CPU ops do not fail");
             let input: &[f32] = if l == 0 { x } else { &self.act[l - 1][..rows * slot.input] };
             matmul(slot.output, slot.input, rows, g, ALayout::Transposed, input, &mut grads[slot.weight.clone()]);
             if l == 0 {

@@ -1,18 +1,19 @@
 //! `flowcollapse sample` and `flowcollapse eval`: a trained run's checkpoint in, samples and metrics out.
 
+use super::on_device;
 use super::{failure, Failure, RunArgs};
 use clap::{Args, ValueEnum};
 use flowcollapse::checkpoint::{Checkpoint, Tensor};
 use flowcollapse::data::Shape;
 use flowcollapse::experiment::eval::{classifier_for, load_reference, EvalRecord, Reference};
-use flowcollapse::experiment::train::{TrainParams, TrainRunConfig};
+use flowcollapse::experiment::train::{Device, TrainParams, TrainRunConfig};
 use flowcollapse::metrics::PrecisionRecallParams;
 use flowcollapse::report::figures::eval as figures;
 use flowcollapse::report::grid::write_grid;
 use flowcollapse::report::runs::write_outputs;
 use flowcollapse::report::train_run::CHECKPOINT;
-use flowcollapse::train::sampler::{self, Solver};
-use flowcollapse::train::{persist, Backend, CpuBackend, Mlp};
+use flowcollapse::train::sampler::{self, Sampled, Solver};
+use flowcollapse::train::{persist, Backend, Mlp};
 use serde::Serialize;
 use serde_json::json;
 use std::path::PathBuf;
@@ -76,6 +77,18 @@ pub struct ModelArgs {
     /// Seed of the starting noise [default: 0]
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Where to sample: cpu, or cuda (the kernels of kernels/*.cu on an NVIDIA GPU) [default: cpu]
+    #[arg(long, value_parser = ["cpu", "cuda"])]
+    device: Option<String>,
+}
+
+/// `n` samples of the loaded model with `k` solver steps, on the device the arguments name.
+fn generate(args: &ModelArgs, model: &Model, n: usize, k: usize) -> Result<Sampled, Failure> {
+    let device = Device::parse(args.device.as_deref())?;
+    on_device!(device, |b| {
+        let params = b.upload(&model.params).map_err(|e| failure(1, e))?;
+        sampler::generate(&b, &model.mlp, &params, n, args.seed, args.solver.solver(), k).map_err(|e| failure(1, e))
+    })
 }
 
 /// A loaded model and the run it belongs to.
@@ -150,12 +163,8 @@ pub fn run_sample(args: &SampleArgs) -> Result<(), Failure> {
     let model = load_model(&args.model)?;
     let shape = shape_of(&model)?;
     let run = args.run.stage("sample")?;
-    let b = CpuBackend::new();
-    let params = b.upload(&model.params);
     let solver = args.model.solver;
-    let sampled =
-        sampler::generate(&b, &model.mlp, &params, args.samples, args.model.seed, solver.solver(), args.euler_steps)
-            .map_err(|e| failure(2, e))?;
+    let sampled = generate(&args.model, &model, args.samples, args.euler_steps)?;
     let mut dims = vec![args.samples];
     match shape {
         Shape::Image { channels, height, width } => dims.extend([channels, height, width]),
@@ -244,14 +253,11 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), Failure> {
     let pr = PrecisionRecallParams { k: args.knn, ..PrecisionRecallParams::default() };
     let classifier = classifier_for(&model.config, real.shape());
     let reference = Reference::new(real, args.components, pr, classifier).map_err(|e| failure(1, e))?;
-    let b = CpuBackend::new();
-    let params = b.upload(&model.params);
     let solver = args.model.solver;
     let n = reference.data.len();
     let mut evaluations = Vec::new();
     for &k in &args.euler_steps {
-        let sampled = sampler::generate(&b, &model.mlp, &params, n, args.model.seed, solver.solver(), k)
-            .map_err(|e| failure(1, e))?;
+        let sampled = generate(&args.model, &model, n, k)?;
         evaluations.push(reference.evaluate(&sampled, k, solver.name()).map_err(|e| failure(1, e))?);
     }
     let records: Vec<EvalRecord> = evaluations.iter().map(|e| e.record.clone()).collect();

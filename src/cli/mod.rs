@@ -7,3 +7,30 @@ pub mod reflow;
 pub mod train;
 
 pub(crate) use super::{failure, print_stdout, Failure, Format, RunArgs};
+
+/// `on_device!(device, |b| body)`: run `body` with `b` the backend `device` names, the CPU reference or
+/// the CUDA kernels. Without a GPU (or NVRTC), or in a build without the `cuda` feature, `--device cuda`
+/// is an exit-2 failure that says why.
+macro_rules! on_device {
+    ($device:expr, |$b:ident| $body:expr) => {
+        match $device {
+            flowcollapse::experiment::train::Device::Cpu => {
+                let $b = flowcollapse::train::CpuBackend::new();
+                $body
+            }
+            #[cfg(feature = "cuda")]
+            flowcollapse::experiment::train::Device::Cuda => {
+                let $b = flowcollapse::train::CudaBackend::new(0)
+                    .map_err(|e| $crate::failure(2, format!("invalid device = cuda: {e}")))?;
+                eprintln!("device: {}", flowcollapse::train::Backend::name(&$b));
+                $body
+            }
+            #[cfg(not(feature = "cuda"))]
+            flowcollapse::experiment::train::Device::Cuda => Err($crate::failure(
+                2,
+                "invalid device = cuda: this binary was built without the `cuda` feature (allowed: cpu)",
+            )),
+        }
+    };
+}
+pub(crate) use on_device;

@@ -2,6 +2,7 @@
 //! report page. Flags → validated config → model 1 (trained here or `--from`) → `experiment::reflow`'s
 //! driver per arm → `report::reflow_run`.
 
+use super::on_device;
 use super::train::{on_log, TrainFlags};
 use super::{failure, print_stdout, Failure, Format, RunArgs};
 use clap::Args;
@@ -11,11 +12,11 @@ use flowcollapse::experiment::reflow::driver::{
     ema_of, eval_samples, ArmEnd, Driver, Event, Layout, ReflowError, CHECKPOINT, EVALUATION, MODEL1,
 };
 use flowcollapse::experiment::reflow::{evaluate, Arm, GenerationEval, ReflowConfig, ReflowParams, TrainSummary};
-use flowcollapse::experiment::train::{self as run, resolved, Interrupt, LoopEnd, TrainParams};
+use flowcollapse::experiment::train::{self as run, resolved, Device, Interrupt, LoopEnd, TrainParams};
 use flowcollapse::metrics::PrecisionRecallParams;
 use flowcollapse::report::reflow_run;
 use flowcollapse::report::train_run::TrainRun;
-use flowcollapse::train::{persist, Backend, CpuBackend, Mlp, TrainState, Trainer};
+use flowcollapse::train::{persist, Backend, Mlp, TrainState, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -147,6 +148,16 @@ fn load_model1(path: &Path, mlp: &Mlp) -> Result<TrainState, Failure> {
 }
 
 pub fn run_reflow(args: &ReflowArgs) -> Result<(), Failure> {
+    // The device of a resumed run is the one it was started on.
+    let params = match &args.resume {
+        Some(dir) => read_manifest(dir).and_then(|m| serde_json::from_value::<ReflowParams>(m["params"].clone()).ok()),
+        None => Some(args.run.params(args.params(), ReflowParams::overridden_by)?),
+    };
+    let device = Device::parse(params.as_ref().and_then(|p| p.train.device.as_deref()))?;
+    on_device!(device, |b| reflow_on(args, b))
+}
+
+fn reflow_on<B: Backend + Clone>(args: &ReflowArgs, backend: B) -> Result<(), Failure> {
     let jsonl = matches!(args.run.format, Format::Jsonl);
     let started = Instant::now();
     let (params, dir, resuming) = match &args.resume {
@@ -230,7 +241,7 @@ pub fn run_reflow(args: &ReflowArgs) -> Result<(), Failure> {
             }
             state
         }
-        None => match train_model1(&config, &params.train, &data, &mlp, &layout, jsonl, &interrupt)? {
+        None => match train_model1(&backend, &config, &params.train, &data, &mlp, &layout, jsonl, &interrupt)? {
             Some(state) => state,
             None => return interrupted(&dir, &mut manifest),
         },
@@ -239,13 +250,12 @@ pub fn run_reflow(args: &ReflowArgs) -> Result<(), Failure> {
     let pr = PrecisionRecallParams::default();
     let classifier = classifier_for(&config.run, real.shape());
     let reference = Reference::new(real, COMPONENTS, pr, classifier).map_err(|e| failure(1, e))?;
-    let backend = CpuBackend::new();
     let model1_eval = {
         let path = layout.model1().join(EVALUATION);
         match std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<GenerationEval>(&b).ok()) {
             Some(eval) => eval,
             None => {
-                let ema = backend.upload(&ema_of(&model1, &mlp));
+                let ema = backend.upload(&ema_of(&model1, &mlp)).map_err(|e| failure(1, e))?;
                 let sampled = eval_samples(&backend, &mlp, &ema, &config).map_err(|e| failure(1, e))?;
                 let summary = TrainSummary { steps: model1.step, ..TrainSummary::default() };
                 let arm = config.arms[0];
@@ -305,7 +315,9 @@ fn interrupted(dir: &Path, manifest: &mut Value) -> Result<(), Failure> {
 }
 
 /// Train (or resume) model 1 into DIR/model-1 as an ordinary `train` run; None if interrupted.
-fn train_model1(
+#[allow(clippy::too_many_arguments)]
+fn train_model1<B: Backend + Clone>(
+    backend: &B,
     config: &ReflowConfig,
     train_params: &TrainParams,
     data: &flowcollapse::data::Dataset,
@@ -315,7 +327,7 @@ fn train_model1(
     interrupt: &Interrupt,
 ) -> Result<Option<TrainState>, Failure> {
     let dir = layout.model1();
-    let mut trainer = Trainer::new(CpuBackend::new(), config.run.train.clone()).map_err(|e| failure(2, e))?;
+    let mut trainer = Trainer::new(backend.clone(), config.run.train.clone()).map_err(|e| failure(2, e))?;
     let log = |start| {
         if jsonl {
             Box::new(|_: &run::TrainRecord| {}) as Box<dyn FnMut(&run::TrainRecord)>
@@ -352,7 +364,7 @@ fn train_model1(
         }
         LoopEnd::Complete => {
             run.finish("complete", |_| Ok(()))?;
-            Ok(Some(trainer.state()))
+            Ok(Some(trainer.state().map_err(|e| failure(1, e))?))
         }
     }
 }

@@ -1,17 +1,18 @@
 //! `flowcollapse train`: flags → validated config → `experiment::train::train` into a run directory.
 
+use super::on_device;
 use super::{failure, print_stdout, Failure, Format, RunArgs};
 use clap::Args;
 use flowcollapse::data::{Dataset, Shape};
 use flowcollapse::experiment::train::{
-    self as run, resolved, Interrupt, LoopEnd, TrainParams, TrainRecord, TrainRunConfig,
+    self as run, resolved, Device, Interrupt, LoopEnd, TrainParams, TrainRecord, TrainRunConfig,
 };
 use flowcollapse::experiment::ConfigError;
 use flowcollapse::report::grid::write_grid;
 use flowcollapse::report::rundir::utc_stamp;
 use flowcollapse::report::train_run::{TrainRun, TrainRunError, CHECKPOINT};
 use flowcollapse::train::sampler::{self, Solver};
-use flowcollapse::train::{persist, Backend, CpuBackend, Mlp, TrainError, Trainer};
+use flowcollapse::train::{persist, Backend, Mlp, TrainError, Trainer};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -124,18 +125,30 @@ fn data_failure(e: flowcollapse::data::DataError) -> Failure {
 }
 
 /// Everything the loop needs, from fresh flags or from a run to resume.
-struct Prepared {
+struct Prepared<B: Backend> {
     config: TrainRunConfig,
     data: Dataset,
     run: TrainRun,
-    trainer: Trainer<CpuBackend>,
+    trainer: Trainer<B>,
 }
 
 pub fn run_train(args: &TrainArgs) -> Result<(), Failure> {
+    // The device of a resumed run is the one it was started on.
+    let device = match &args.resume {
+        Some(dir) => {
+            let (manifest, ..) = TrainRun::reopen(dir).map_err(|e| failure(2, e))?;
+            Device::parse(manifest["params"]["device"].as_str())?
+        }
+        None => Device::parse(args.run.params(args.flags.params(), TrainParams::overridden_by)?.device.as_deref())?,
+    };
+    on_device!(device, |b| train_on(args, b))
+}
+
+fn train_on<B: Backend>(args: &TrainArgs, backend: B) -> Result<(), Failure> {
     let jsonl = matches!(args.run.format, Format::Jsonl);
     let Prepared { config, data, mut run, mut trainer } = match &args.resume {
-        Some(dir) => prepare_resume(args, dir, jsonl)?,
-        None => prepare_fresh(args, jsonl)?,
+        Some(dir) => prepare_resume(args, dir, jsonl, backend)?,
+        None => prepare_fresh(args, jsonl, backend)?,
     };
     let interrupt = Interrupt::on_signals().map_err(|e| failure(1, format!("cannot watch for SIGINT/SIGTERM: {e}")))?;
     let outcome = run::train(&mut trainer, &data, &config, &mut run, &interrupt);
@@ -190,13 +203,13 @@ pub fn run_train(args: &TrainArgs) -> Result<(), Failure> {
     }
 }
 
-fn prepare_fresh(args: &TrainArgs, jsonl: bool) -> Result<Prepared, Failure> {
+fn prepare_fresh<B: Backend>(args: &TrainArgs, jsonl: bool, backend: B) -> Result<Prepared<B>, Failure> {
     let params = args.run.params(args.flags.params(), TrainParams::overridden_by)?;
     let mut config = params.validate()?;
     let data = run::load_data(&config).map_err(data_failure)?;
     config.train.mlp.dim = data.dim();
     let mlp = Mlp::new(config.train.mlp.clone()).map_err(|e| failure(2, e))?;
-    let trainer = Trainer::new(CpuBackend::new(), config.train.clone()).map_err(|e| failure(2, e))?;
+    let trainer = Trainer::new(backend, config.train.clone()).map_err(|e| failure(2, e))?;
     let dir = match &args.run.out {
         Some(dir) => dir.clone(),
         None => fresh_dir(Path::new("runs"), "train"),
@@ -213,7 +226,7 @@ fn prepare_fresh(args: &TrainArgs, jsonl: bool) -> Result<Prepared, Failure> {
     Ok(Prepared { config, data, run, trainer })
 }
 
-fn prepare_resume(args: &TrainArgs, dir: &Path, jsonl: bool) -> Result<Prepared, Failure> {
+fn prepare_resume<B: Backend>(args: &TrainArgs, dir: &Path, jsonl: bool, backend: B) -> Result<Prepared<B>, Failure> {
     let mut others = args.flags.params();
     others.steps = None;
     if others != TrainParams::default() {
@@ -248,7 +261,7 @@ fn prepare_resume(args: &TrainArgs, dir: &Path, jsonl: bool) -> Result<Prepared,
         )
         .into());
     }
-    let mut trainer = Trainer::new(CpuBackend::new(), config.train.clone()).map_err(|e| failure(2, e))?;
+    let mut trainer = Trainer::new(backend, config.train.clone()).map_err(|e| failure(2, e))?;
     trainer.set_state(&state).map_err(|e| failure(2, format!("{file}: {e}")))?;
     let mut manifest = manifest;
     manifest["params"] = json!(params);

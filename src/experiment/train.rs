@@ -141,17 +141,7 @@ impl TrainParams {
             seed: self.seed.unwrap_or(0),
         };
         train.validate().map_err(train_error)?;
-        let device = match self.device.as_deref().unwrap_or("cpu") {
-            "cpu" => Device::Cpu,
-            "cuda" => {
-                return Err(ConfigError::invalid(
-                    "device",
-                    "cuda",
-                    "cpu (the CUDA backend is not built yet; it will mirror the CPU ops one by one)",
-                ))
-            }
-            other => return Err(ConfigError::invalid("device", other, "cpu or cuda")),
-        };
+        let device = Device::parse(self.device.as_deref())?;
         let every = |field: &'static str, value: Option<u64>, default: u64| match value.unwrap_or(default) {
             0 => Err(ConfigError::invalid(field, 0, "≥ 1 steps")),
             n => Ok(n),
@@ -211,10 +201,23 @@ pub enum DataChoice {
     Gaussian { spectrum: Vec<f64> },
 }
 
+/// Where training and sampling run: the CPU reference backend or the CUDA kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Device {
     Cpu,
+    Cuda,
+}
+
+impl Device {
+    /// `--device`: `cpu` (the default) or `cuda`.
+    pub fn parse(value: Option<&str>) -> Result<Device, ConfigError> {
+        match value.unwrap_or("cpu") {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda),
+            other => Err(ConfigError::invalid("device", other, "cpu or cuda")),
+        }
+    }
 }
 
 /// A validated `train` run.
@@ -433,7 +436,7 @@ pub fn run_loop<B: Backend, O: TrainObserver>(
 /// The trainer's state, or the error naming its first non-finite tensor (finite gradients can still
 /// overflow Adam's second moment in f32): the last checkpoint then stays the last good state.
 fn finite_state<B: Backend>(trainer: &Trainer<B>) -> Result<TrainState, TrainError> {
-    let state = trainer.state();
+    let state = trainer.state()?;
     if let Some((tensor, value)) = state.non_finite() {
         return Err(TrainError::NonFiniteState { step: state.step, tensor: tensor.to_string(), value });
     }

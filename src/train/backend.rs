@@ -2,14 +2,54 @@
 //!
 //! Buffers are flat f32 arrays on the device; matrices in them are row-major with an explicit leading
 //! dimension, as in BLAS. Operations read [`Backend::View`]s and write [`Backend::ViewMut`]s, sub-ranges of
-//! buffers (cudarc's `CudaView`/`CudaViewMut` on a GPU, slices on the CPU), so one flat parameter vector can
-//! hold every tensor. Shapes are the caller's contract: a backend checks them and panics on a mismatch,
-//! which is a bug in the trainer, never bad user input.
+//! buffers (slices on the CPU; [`DevView`]s, a device pointer and a length, on a GPU), so one flat
+//! parameter vector can hold every tensor. Shapes are the caller's contract: a backend checks them and
+//! panics on a mismatch, which is a bug in the trainer, never bad user input. What a device can fail at
+//! (allocation, a launch, a copy) is a [`BackendError`].
+//!
+//! Scalars a step needs (the loss, the squared gradient norm) stay on the device in [`Backend::Scalars`]
+//! slots until [`Backend::read_scalars`] fetches them all at once: one host round trip per step.
 //!
 //! Every reduction has a fixed order that does not depend on the number of threads (the CPU reference
 //! documents its order per op), so the same seed gives the same numbers on any thread count.
 
+use std::marker::PhantomData;
 use std::ops::Range;
+use thiserror::Error;
+
+/// What a device can fail at. Shape mismatches are not here: they are bugs and panic.
+#[derive(Clone, Debug, Error, PartialEq)]
+pub enum BackendError {
+    /// The backend cannot run on this machine (no driver, no GPU, not built in).
+    #[error("{0}")]
+    Unavailable(String),
+    /// A driver call failed (allocation, copy, launch, synchronisation).
+    #[error("CUDA driver: {0}")]
+    Driver(String),
+    /// A kernel source did not compile.
+    #[error("kernel {kernel} did not compile: {log}")]
+    Compile { kernel: String, log: String },
+}
+
+/// The result of a backend op.
+pub type BResult<T> = Result<T, BackendError>;
+
+/// A read-only range of device memory: a device address and a length in f32 entries. `Copy`, unlike
+/// cudarc's views; the lifetime ties it to the buffer it was cut from.
+#[derive(Clone, Copy, Debug)]
+pub struct DevView<'a> {
+    pub ptr: u64,
+    pub len: usize,
+    pub _buf: PhantomData<&'a ()>,
+}
+
+/// A writable range of device memory (see [`DevView`]).
+#[derive(Debug)]
+pub struct DevViewMut<'a> {
+    pub ptr: u64,
+    pub len: usize,
+    pub _buf: PhantomData<&'a mut ()>,
+}
 
 /// One matrix product `C = op(A)·op(B)` or `C += op(A)·op(B)` on row-major matrices.
 ///
@@ -63,6 +103,20 @@ impl Gemm {
         (span(self.a_shape(), self.lda), span(self.b_shape(), self.ldb), span((self.m, self.n), self.ldc))
     }
 
+    /// Panics unless buffers of these lengths hold A, B and C and the leading dimensions are at least the
+    /// row lengths (a bug in the caller, never user input).
+    pub fn check(&self, a_len: usize, b_len: usize, c_len: usize) {
+        let (la, lb, lc) = self.min_lens();
+        for (what, len, need) in [("A", a_len, la), ("B", b_len, lb), ("C", c_len, lc)] {
+            assert!(len >= need, "matmul {what}: buffer of {len} entries, the op needs {need}");
+        }
+        let (a_rows, a_cols) = self.a_shape();
+        let (b_rows, b_cols) = self.b_shape();
+        assert!(a_cols <= self.lda || a_rows <= 1, "matmul: lda {} below the row length {a_cols}", self.lda);
+        assert!(b_cols <= self.ldb || b_rows <= 1, "matmul: ldb {} below the row length {b_cols}", self.ldb);
+        assert!(self.n <= self.ldc || self.m <= 1, "matmul: ldc {} below the row length {}", self.ldc, self.n);
+    }
+
     /// Floating-point operations of the product, counted as `2·m·n·k`.
     pub fn flops(&self) -> f64 {
         2.0 * self.m as f64 * self.n as f64 * self.k as f64
@@ -86,7 +140,8 @@ pub struct AdamStep {
 }
 
 /// The operations a training/sampling device provides. See the module doc of [`crate::train`] for the
-/// sequence one training step runs.
+/// sequence one training step runs. [`super::CpuBackend`] is the reference: every other backend is tested
+/// op by op against it.
 pub trait Backend {
     /// An owned f32 buffer on the device.
     type Buf;
@@ -98,6 +153,8 @@ pub trait Backend {
     type ViewMut<'a>
     where
         Self: 'a;
+    /// A few f64 slots on the device for reduction results.
+    type Scalars;
 
     /// A name for reports ("cpu", "cuda:0").
     fn name(&self) -> String;
@@ -105,13 +162,13 @@ pub trait Backend {
     // ---- buffers -------------------------------------------------------------------------------------
 
     /// A buffer of `len` zeros.
-    fn zeros(&self, len: usize) -> Self::Buf;
+    fn zeros(&self, len: usize) -> BResult<Self::Buf>;
     /// A buffer holding a copy of `data`.
-    fn upload(&self, data: &[f32]) -> Self::Buf;
+    fn upload(&self, data: &[f32]) -> BResult<Self::Buf>;
     /// Copy `data` into the start of `dst` (`data.len() ≤ len(dst)`).
-    fn upload_into(&self, data: &[f32], dst: Self::ViewMut<'_>);
+    fn upload_into(&self, data: &[f32], dst: Self::ViewMut<'_>) -> BResult<()>;
     /// Copy a buffer back to the host.
-    fn download(&self, src: Self::View<'_>) -> Vec<f32>;
+    fn download(&self, src: Self::View<'_>) -> BResult<Vec<f32>>;
     /// Length of a buffer.
     fn len(&self, buf: &Self::Buf) -> usize;
     /// The whole buffer, read-only.
@@ -129,22 +186,40 @@ pub trait Backend {
     /// A writable range of a buffer.
     fn slice_mut<'a>(&self, buf: &'a mut Self::Buf, range: Range<usize>) -> Self::ViewMut<'a>;
     /// `dst ← src` (equal lengths).
-    fn copy(&self, src: Self::View<'_>, dst: Self::ViewMut<'_>);
+    fn copy(&self, src: Self::View<'_>, dst: Self::ViewMut<'_>) -> BResult<()>;
+    /// `n` scalar slots, zero.
+    fn scalars(&self, n: usize) -> BResult<Self::Scalars>;
+    /// Every slot, copied to the host (the one synchronisation a training step needs).
+    fn read_scalars(&self, s: &Self::Scalars) -> BResult<Vec<f64>>;
 
-    // ---- random fills (counter-based, see [`super::rng`]) ------------------------------------------
+    // ---- fills (random ones counter-based, see [`super::rng`]) --------------------------------------
 
+    /// `out[j] = value`.
+    fn fill(&self, value: f32, out: Self::ViewMut<'_>) -> BResult<()>;
     /// `out[j] = uniform_at(stream_key(seed, stream), first + j)`: U(0, 1).
-    fn fill_uniform(&self, seed: u64, stream: u64, first: u64, out: Self::ViewMut<'_>);
+    fn fill_uniform(&self, seed: u64, stream: u64, first: u64, out: Self::ViewMut<'_>) -> BResult<()>;
     /// `out[j] = normal_at(stream_key(seed, stream), first + j)`: N(0, 1).
-    fn fill_normal(&self, seed: u64, stream: u64, first: u64, out: Self::ViewMut<'_>);
+    fn fill_normal(&self, seed: u64, stream: u64, first: u64, out: Self::ViewMut<'_>) -> BResult<()>;
+    /// Rows drawn uniformly with replacement: row b of `dst` (rows of `d`) is row
+    /// `index_below(bits(stream_key(seed, stream), b), n)` of `src` (n rows of `d`), as the pair sources of
+    /// [`super::pairs`] draw their batches.
+    fn gather_rows(&self, seed: u64, stream: u64, d: usize, src: Self::View<'_>, dst: Self::ViewMut<'_>)
+        -> BResult<()>;
 
     // ---- network ---------------------------------------------------------------------------------------
 
     /// `C = op(A)·op(B)` (or `C +=`), see [`Gemm`].
-    fn matmul(&self, g: &Gemm, a: Self::View<'_>, b: Self::View<'_>, c: Self::ViewMut<'_>);
+    fn matmul(&self, g: &Gemm, a: Self::View<'_>, b: Self::View<'_>, c: Self::ViewMut<'_>) -> BResult<()>;
     /// Hidden layer activation: with `x = z + b` (per row), `h = SiLU(x) = x·σ(x)`, and `z` is overwritten
     /// with `σ(x)`, which with `h` is all the backward pass needs. `z`, `h`: rows × cols; `bias`: cols.
-    fn bias_silu(&self, rows: usize, cols: usize, bias: Self::View<'_>, z: Self::ViewMut<'_>, h: Self::ViewMut<'_>);
+    fn bias_silu(
+        &self,
+        rows: usize,
+        cols: usize,
+        bias: Self::View<'_>,
+        z: Self::ViewMut<'_>,
+        h: Self::ViewMut<'_>,
+    ) -> BResult<()>;
     /// Backward of [`Backend::bias_silu`] from its outputs `s = σ(x)` and `h`: `dz = dh ⊙ (s + h(1 − s))`
     /// (= `dh ⊙ SiLU'(x)`) and `db = Σ_rows dz` (column sums, each over rows in increasing row order).
     #[allow(clippy::too_many_arguments)]
@@ -157,14 +232,14 @@ pub trait Backend {
         dh: Self::View<'_>,
         dz: Self::ViewMut<'_>,
         db: Self::ViewMut<'_>,
-    );
+    ) -> BResult<()>;
     /// Output layer bias: `y ← y + b` per row (y: rows × cols).
-    fn add_bias(&self, rows: usize, cols: usize, bias: Self::View<'_>, y: Self::ViewMut<'_>);
+    fn add_bias(&self, rows: usize, cols: usize, bias: Self::View<'_>, y: Self::ViewMut<'_>) -> BResult<()>;
     /// Output layer bias gradient: `db = Σ_rows dy` (increasing row order).
-    fn column_sum(&self, rows: usize, cols: usize, dy: Self::View<'_>, db: Self::ViewMut<'_>);
+    fn column_sum(&self, rows: usize, cols: usize, dy: Self::View<'_>, db: Self::ViewMut<'_>) -> BResult<()>;
     /// Sinusoidal time embedding of a batch: row r of `out` (rows × width, width even) is γ(t_r), see
     /// [`super::model::time_embedding`].
-    fn time_embed(&self, width: usize, t: Self::View<'_>, out: Self::ViewMut<'_>);
+    fn time_embed(&self, width: usize, t: Self::View<'_>, out: Self::ViewMut<'_>) -> BResult<()>;
 
     // ---- flow matching ---------------------------------------------------------------------------------
 
@@ -177,15 +252,22 @@ pub trait Backend {
         t: Self::View<'_>,
         xt: Self::ViewMut<'_>,
         u: Self::ViewMut<'_>,
-    );
-    /// MSE loss `L = (1/n) Σ (v − u)²` over all n entries, returned in f64, and its gradient
-    /// `dv = 2(v − u)/n`. Summation order: fixed blocks of entries, then the blocks in order.
-    fn mse_loss(&self, v: Self::View<'_>, u: Self::View<'_>, dv: Self::ViewMut<'_>) -> f64;
+    ) -> BResult<()>;
+    /// MSE loss `L = (1/n) Σ (v − u)²` over all n entries, in f64, into slot `slot` of `out`, and its
+    /// gradient `dv = 2(v − u)/n`. Summed in f64 in a fixed order the backend documents.
+    fn mse_loss(
+        &self,
+        v: Self::View<'_>,
+        u: Self::View<'_>,
+        dv: Self::ViewMut<'_>,
+        out: &mut Self::Scalars,
+        slot: usize,
+    ) -> BResult<()>;
 
     // ---- optimiser -------------------------------------------------------------------------------------
 
-    /// `Σ g²` in f64 (fixed blocks, then the blocks in order).
-    fn sum_squares(&self, g: Self::View<'_>) -> f64;
+    /// `Σ g²` in f64 (fixed order) into slot `slot` of `out`, or added to it when `accumulate`.
+    fn sum_squares(&self, g: Self::View<'_>, out: &mut Self::Scalars, slot: usize, accumulate: bool) -> BResult<()>;
     /// One fused pass of clip + Adam + EMA over the flat parameter vector, entry by entry:
     /// `g ← s·g; m ← β1 m + (1−β1) g; v ← β2 v + (1−β2) g²; p ← p − lr·(m/c1)/(√(v/c2) + ε);
     /// e ← δ e + (1−δ) p`, with s, c1, c2, δ from [`AdamStep`].
@@ -197,14 +279,14 @@ pub trait Backend {
         m: Self::ViewMut<'_>,
         v: Self::ViewMut<'_>,
         ema: Self::ViewMut<'_>,
-    );
+    ) -> BResult<()>;
 
     // ---- samplers --------------------------------------------------------------------------------------
 
     /// Euler step in place: `x ← x + h·v`.
-    fn euler(&self, h: f32, v: Self::View<'_>, x: Self::ViewMut<'_>);
+    fn euler(&self, h: f32, v: Self::View<'_>, x: Self::ViewMut<'_>) -> BResult<()>;
     /// Euler predictor out of place: `out = x + h·v` (Heun's first stage).
-    fn euler_to(&self, h: f32, x: Self::View<'_>, v: Self::View<'_>, out: Self::ViewMut<'_>);
+    fn euler_to(&self, h: f32, x: Self::View<'_>, v: Self::View<'_>, out: Self::ViewMut<'_>) -> BResult<()>;
     /// Heun's corrector in place: `x ← x + (h/2)·(v1 + v2)`.
-    fn heun(&self, h: f32, v1: Self::View<'_>, v2: Self::View<'_>, x: Self::ViewMut<'_>);
+    fn heun(&self, h: f32, v1: Self::View<'_>, v2: Self::View<'_>, x: Self::ViewMut<'_>) -> BResult<()>;
 }

@@ -10,7 +10,7 @@
 //! noise is never clipped.
 
 use super::error::TrainError;
-use super::pairs::{fill_normal, PairSource};
+use super::pairs::{fill_normal, fresh_set_id, DeviceDraw, DevicePart, PairSource};
 use super::rng;
 use super::sampler::{Direction, Flow, SamplerConfig, Solver};
 use crate::checkpoint::{Checkpoint, CheckpointError, Tensor};
@@ -118,6 +118,8 @@ pub struct InvertedRealPairs<'a> {
     every: Option<u64>,
     /// Step of the last inversion (for resume checks and diagnostics).
     inverted_at: Option<u64>,
+    /// Names the current noise for device copies (renewed by every inversion).
+    id: u64,
 }
 
 impl<'a> InvertedRealPairs<'a> {
@@ -125,7 +127,17 @@ impl<'a> InvertedRealPairs<'a> {
     pub fn fixed(model: &dyn Flow, real: &'a [f32], steps: usize, sigma: f32, seed: u64) -> Result<Self, TrainError> {
         let noise = invert(model, real, steps, sigma, seed)?;
         let dim = model.dim();
-        Ok(InvertedRealPairs { real, noise, dim, steps, sigma, seed, every: None, inverted_at: Some(0) })
+        Ok(InvertedRealPairs {
+            real,
+            noise,
+            dim,
+            steps,
+            sigma,
+            seed,
+            every: None,
+            inverted_at: Some(0),
+            id: fresh_set_id(),
+        })
     }
 
     /// `real` (n × dim), re-inverted by the model being trained before steps 0, every, 2·every, …
@@ -139,6 +151,7 @@ impl<'a> InvertedRealPairs<'a> {
             seed,
             every: Some(every.max(1)),
             inverted_at: None,
+            id: fresh_set_id(),
         }
     }
 
@@ -164,6 +177,7 @@ impl PairSource for InvertedRealPairs<'_> {
                 let seed = rng::stream_key(self.seed, step);
                 self.noise = invert(model, self.real, self.steps, self.sigma, seed)?;
                 self.inverted_at = Some(step);
+                self.id = fresh_set_id();
             }
         }
         Ok(())
@@ -180,6 +194,11 @@ impl PairSource for InvertedRealPairs<'_> {
             r0.copy_from_slice(&self.noise[r * d..(r + 1) * d]);
             r1.copy_from_slice(&self.real[r * d..(r + 1) * d]);
         }
+    }
+
+    fn device_parts(&self, batch: usize) -> Option<Vec<DevicePart<'_>>> {
+        let draw = DeviceDraw::Coupled { id: self.id, x0: &self.noise, x1: self.real, seed: self.seed };
+        (!self.noise.is_empty()).then(|| vec![DevicePart { rows: 0..batch, draw }])
     }
 }
 

@@ -12,7 +12,7 @@
 //! `k` loop of every tile whole and in order, so its results do not depend on the thread count either
 //! (checked by `tests/train_ops.rs`).
 
-use super::backend::{AdamStep, Backend, Gemm};
+use super::backend::{AdamStep, BResult, Backend, Gemm};
 use super::model::time_embedding;
 use super::rng;
 use gemm::Parallelism;
@@ -89,25 +89,27 @@ impl Backend for CpuBackend {
     type Buf = Vec<f32>;
     type View<'a> = &'a [f32];
     type ViewMut<'a> = &'a mut [f32];
+    type Scalars = Vec<f64>;
 
     fn name(&self) -> String {
         "cpu".into()
     }
 
-    fn zeros(&self, len: usize) -> Vec<f32> {
-        vec![0.0; len]
+    fn zeros(&self, len: usize) -> BResult<Vec<f32>> {
+        Ok(vec![0.0; len])
     }
 
-    fn upload(&self, data: &[f32]) -> Vec<f32> {
-        data.to_vec()
+    fn upload(&self, data: &[f32]) -> BResult<Vec<f32>> {
+        Ok(data.to_vec())
     }
 
-    fn upload_into(&self, data: &[f32], dst: &mut [f32]) {
+    fn upload_into(&self, data: &[f32], dst: &mut [f32]) -> BResult<()> {
         dst[..data.len()].copy_from_slice(data);
+        Ok(())
     }
 
-    fn download(&self, src: &[f32]) -> Vec<f32> {
-        src.to_vec()
+    fn download(&self, src: &[f32]) -> BResult<Vec<f32>> {
+        Ok(src.to_vec())
     }
 
     fn len(&self, buf: &Vec<f32>) -> usize {
@@ -122,36 +124,54 @@ impl Backend for CpuBackend {
         &mut buf[range]
     }
 
-    fn copy(&self, src: &[f32], dst: &mut [f32]) {
+    fn copy(&self, src: &[f32], dst: &mut [f32]) -> BResult<()> {
         dst.copy_from_slice(src);
+        Ok(())
     }
 
-    fn fill_uniform(&self, seed: u64, stream: u64, first: u64, out: &mut [f32]) {
+    fn scalars(&self, n: usize) -> BResult<Vec<f64>> {
+        Ok(vec![0.0; n])
+    }
+
+    fn read_scalars(&self, s: &Vec<f64>) -> BResult<Vec<f64>> {
+        Ok(s.clone())
+    }
+
+    fn fill(&self, value: f32, out: &mut [f32]) -> BResult<()> {
+        out.fill(value);
+        Ok(())
+    }
+
+    fn fill_uniform(&self, seed: u64, stream: u64, first: u64, out: &mut [f32]) -> BResult<()> {
         let key = rng::stream_key(seed, stream);
         out.par_chunks_mut(BLOCK)
             .enumerate()
             .for_each(|(c, chunk)| rng::uniform_slice(key, first + (c * BLOCK) as u64, chunk));
+        Ok(())
     }
 
-    fn fill_normal(&self, seed: u64, stream: u64, first: u64, out: &mut [f32]) {
+    fn fill_normal(&self, seed: u64, stream: u64, first: u64, out: &mut [f32]) -> BResult<()> {
         let key = rng::stream_key(seed, stream);
         out.par_chunks_mut(BLOCK)
             .enumerate()
             .for_each(|(c, chunk)| rng::normal_slice(key, first + (c * BLOCK) as u64, chunk));
+        Ok(())
     }
 
-    fn matmul(&self, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
-        let (la, lb, lc) = g.min_lens();
-        check_len("matmul A", a.len(), la);
-        check_len("matmul B", b.len(), lb);
-        check_len("matmul C", c.len(), lc);
-        let (a_rows, a_cols) = g.a_shape();
-        let (b_rows, b_cols) = g.b_shape();
-        assert!(a_cols <= g.lda || a_rows <= 1, "matmul: lda {} below the row length {a_cols}", g.lda);
-        assert!(b_cols <= g.ldb || b_rows <= 1, "matmul: ldb {} below the row length {b_cols}", g.ldb);
-        assert!(g.n <= g.ldc || g.m <= 1, "matmul: ldc {} below the row length {}", g.ldc, g.n);
+    fn gather_rows(&self, seed: u64, stream: u64, d: usize, src: &[f32], dst: &mut [f32]) -> BResult<()> {
+        assert!(d > 0 && src.len() >= d && dst.len().is_multiple_of(d), "gather_rows: rows of {d}");
+        let (key, n) = (rng::stream_key(seed, stream), (src.len() / d) as u64);
+        dst.par_chunks_mut(d).enumerate().for_each(|(b, row)| {
+            let r = rng::index_below(rng::bits(key, b as u64), n) as usize;
+            row.copy_from_slice(&src[r * d..(r + 1) * d]);
+        });
+        Ok(())
+    }
+
+    fn matmul(&self, g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) -> BResult<()> {
+        g.check(a.len(), b.len(), c.len());
         if g.m == 0 || g.n == 0 {
-            return;
+            return Ok(());
         }
         // op(A)[i, l]: row-major A at i·lda + l, or transposed at l·lda + i; likewise B. gemm takes
         // (column stride, row stride) pairs.
@@ -187,9 +207,10 @@ impl Backend for CpuBackend {
                 parallelism,
             );
         }
+        Ok(())
     }
 
-    fn bias_silu(&self, rows: usize, cols: usize, bias: &[f32], z: &mut [f32], h: &mut [f32]) {
+    fn bias_silu(&self, rows: usize, cols: usize, bias: &[f32], z: &mut [f32], h: &mut [f32]) -> BResult<()> {
         let n = rows * cols;
         check_len("bias_silu bias", bias.len(), cols);
         check_len("bias_silu z", z.len(), n);
@@ -202,6 +223,7 @@ impl Backend for CpuBackend {
                 *z = s;
             }
         });
+        Ok(())
     }
 
     fn bias_silu_backward(
@@ -213,7 +235,7 @@ impl Backend for CpuBackend {
         dh: &[f32],
         dz: &mut [f32],
         db: &mut [f32],
-    ) {
+    ) -> BResult<()> {
         let n = rows * cols;
         check_len("bias_silu_backward s", s.len(), n);
         check_len("bias_silu_backward h", h.len(), n);
@@ -230,10 +252,10 @@ impl Backend for CpuBackend {
                     dz[j] = dh[j] * (s[j] + h[j] * (1.0 - s[j]));
                 }
             });
-        self.column_sum(rows, cols, &dz[..n], db);
+        self.column_sum(rows, cols, &dz[..n], db)
     }
 
-    fn add_bias(&self, rows: usize, cols: usize, bias: &[f32], y: &mut [f32]) {
+    fn add_bias(&self, rows: usize, cols: usize, bias: &[f32], y: &mut [f32]) -> BResult<()> {
         let n = rows * cols;
         check_len("add_bias bias", bias.len(), cols);
         check_len("add_bias y", y.len(), n);
@@ -242,9 +264,10 @@ impl Backend for CpuBackend {
                 *y += b;
             }
         });
+        Ok(())
     }
 
-    fn column_sum(&self, rows: usize, cols: usize, dy: &[f32], db: &mut [f32]) {
+    fn column_sum(&self, rows: usize, cols: usize, dy: &[f32], db: &mut [f32]) -> BResult<()> {
         check_len("column_sum dy", dy.len(), rows * cols);
         check_len("column_sum db", db.len(), cols);
         // Column blocks in parallel; inside a block rows are added in increasing order, so each column's
@@ -260,14 +283,16 @@ impl Backend for CpuBackend {
                 }
             }
         });
+        Ok(())
     }
 
-    fn time_embed(&self, width: usize, t: &[f32], out: &mut [f32]) {
+    fn time_embed(&self, width: usize, t: &[f32], out: &mut [f32]) -> BResult<()> {
         check_len("time_embed out", out.len(), t.len() * width);
         out[..t.len() * width].par_chunks_mut(width).zip(t.par_iter()).for_each(|(row, &t)| time_embedding(t, row));
+        Ok(())
     }
 
-    fn flow_pairs(&self, d: usize, x0: &[f32], x1: &[f32], t: &[f32], xt: &mut [f32], u: &mut [f32]) {
+    fn flow_pairs(&self, d: usize, x0: &[f32], x1: &[f32], t: &[f32], xt: &mut [f32], u: &mut [f32]) -> BResult<()> {
         let n = t.len() * d;
         for (what, len) in [("x0", x0.len()), ("x1", x1.len()), ("xt", xt.len()), ("u", u.len())] {
             check_len(&format!("flow_pairs {what}"), len, n);
@@ -280,9 +305,10 @@ impl Backend for CpuBackend {
                 ur[j] = b[j] - a[j];
             }
         });
+        Ok(())
     }
 
-    fn mse_loss(&self, v: &[f32], u: &[f32], dv: &mut [f32]) -> f64 {
+    fn mse_loss(&self, v: &[f32], u: &[f32], dv: &mut [f32], out: &mut Vec<f64>, slot: usize) -> BResult<()> {
         let n = v.len();
         check_len("mse_loss u", u.len(), n);
         check_len("mse_loss dv", dv.len(), n);
@@ -301,15 +327,26 @@ impl Backend for CpuBackend {
                 s
             })
             .collect();
-        blocks.iter().sum::<f64>() / n as f64
+        out[slot] = blocks.iter().sum::<f64>() / n as f64;
+        Ok(())
     }
 
-    fn sum_squares(&self, g: &[f32]) -> f64 {
+    fn sum_squares(&self, g: &[f32], out: &mut Vec<f64>, slot: usize, accumulate: bool) -> BResult<()> {
         let blocks: Vec<f64> = g.par_chunks(BLOCK).map(block_sum_squares).collect();
-        blocks.iter().sum()
+        let sum: f64 = blocks.iter().sum();
+        out[slot] = if accumulate { out[slot] + sum } else { sum };
+        Ok(())
     }
 
-    fn adam_ema(&self, s: &AdamStep, params: &mut [f32], grads: &[f32], m: &mut [f32], v: &mut [f32], ema: &mut [f32]) {
+    fn adam_ema(
+        &self,
+        s: &AdamStep,
+        params: &mut [f32],
+        grads: &[f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        ema: &mut [f32],
+    ) -> BResult<()> {
         let n = params.len();
         for (what, len) in [("grads", grads.len()), ("m", m.len()), ("v", v.len()), ("ema", ema.len())] {
             check_len(&format!("adam_ema {what}"), len, n);
@@ -333,18 +370,20 @@ impl Backend for CpuBackend {
                     e[j] = s.ema_decay * e[j] + (1.0 - s.ema_decay) * pj;
                 }
             });
+        Ok(())
     }
 
-    fn euler(&self, h: f32, v: &[f32], x: &mut [f32]) {
+    fn euler(&self, h: f32, v: &[f32], x: &mut [f32]) -> BResult<()> {
         check_len("euler v", v.len(), x.len());
         x.par_chunks_mut(BLOCK).zip(v.par_chunks(BLOCK)).for_each(|(x, v)| {
             for (x, &v) in x.iter_mut().zip(v) {
                 *x += h * v;
             }
         });
+        Ok(())
     }
 
-    fn euler_to(&self, h: f32, x: &[f32], v: &[f32], out: &mut [f32]) {
+    fn euler_to(&self, h: f32, x: &[f32], v: &[f32], out: &mut [f32]) -> BResult<()> {
         check_len("euler_to x", x.len(), out.len());
         check_len("euler_to v", v.len(), out.len());
         out.par_chunks_mut(BLOCK).zip(x.par_chunks(BLOCK).zip(v.par_chunks(BLOCK))).for_each(|(o, (x, v))| {
@@ -352,9 +391,10 @@ impl Backend for CpuBackend {
                 *o = x + h * v;
             }
         });
+        Ok(())
     }
 
-    fn heun(&self, h: f32, v1: &[f32], v2: &[f32], x: &mut [f32]) {
+    fn heun(&self, h: f32, v1: &[f32], v2: &[f32], x: &mut [f32]) -> BResult<()> {
         check_len("heun v1", v1.len(), x.len());
         check_len("heun v2", v2.len(), x.len());
         let half = 0.5 * h;
@@ -363,5 +403,6 @@ impl Backend for CpuBackend {
                 *x += half * (a + b);
             }
         });
+        Ok(())
     }
 }

@@ -1,3 +1,4 @@
+use super::backend::BackendError;
 use thiserror::Error;
 
 /// What can go wrong in training: bad settings or state (the user's to fix) and a diverged loss.
@@ -11,6 +12,8 @@ pub enum TrainError {
     NonFinite { step: u64, what: &'static str, value: f64 },
     #[error("step {step}: tensor {tensor} holds a non-finite value ({value}); it was not checkpointed")]
     NonFiniteState { step: u64, tensor: String, value: f32 },
+    #[error(transparent)]
+    Backend(#[from] BackendError),
 }
 
 impl TrainError {

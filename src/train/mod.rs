@@ -34,6 +34,7 @@ pub mod backend;
 pub mod couplings;
 pub mod cpu;
 pub mod error;
+pub mod kernels;
 pub mod model;
 pub mod net;
 pub mod optim;
@@ -43,11 +44,15 @@ pub mod rng;
 pub mod sampler;
 pub mod trainer;
 
-pub use backend::{AdamStep, Backend, Gemm};
+pub use backend::{AdamStep, BResult, Backend, BackendError, DevView, DevViewMut, Gemm};
 pub use cpu::CpuBackend;
 pub use error::TrainError;
+#[cfg(feature = "cuda")]
+pub use kernels::CudaBackend;
+#[cfg(feature = "kernel-shim")]
+pub use kernels::ShimBackend;
 pub use model::{Mlp, MlpConfig, TensorInfo};
 pub use net::Workspace;
 pub use optim::{OptimConfig, TrainConfig};
-pub use pairs::{CoupledPairs, IndependentPairs, MixedPairs, PairSource};
+pub use pairs::{CoupledPairs, DeviceDraw, DevicePart, IndependentPairs, MixedPairs, PairSource};
 pub use trainer::{StepStats, TrainState, Trainer};

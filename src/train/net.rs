@@ -4,7 +4,7 @@
 //! `out × (d + E)` tensor, and `Z_0 = X·W_xᵀ + Γ·W_γᵀ` is two products reading the column blocks of `W_0`
 //! through the leading dimension `d + E`; its weight gradient is written into the same column blocks.
 
-use super::backend::{Backend, Gemm};
+use super::backend::{BResult, Backend, Gemm};
 use super::model::Mlp;
 
 /// Activations of one batch size: what the forward pass keeps for the backward pass, plus scratch.
@@ -25,18 +25,18 @@ pub struct Workspace<B: Backend> {
 
 impl<B: Backend> Workspace<B> {
     /// Buffers for batches of `rows` rows.
-    pub fn new(backend: &B, mlp: &Mlp, rows: usize) -> Self {
+    pub fn new(backend: &B, mlp: &Mlp, rows: usize) -> BResult<Self> {
         let hidden = &mlp.config().hidden;
         let widest = hidden.iter().copied().max().unwrap_or(0);
-        Workspace {
+        Ok(Workspace {
             rows,
-            gamma: backend.zeros(rows * mlp.config().embed),
-            pre: hidden.iter().map(|&h| backend.zeros(rows * h)).collect(),
-            act: hidden.iter().map(|&h| backend.zeros(rows * h)).collect(),
-            out: backend.zeros(rows * mlp.config().dim),
-            d_act: backend.zeros(rows * widest),
-            d_pre: backend.zeros(rows * widest),
-        }
+            gamma: backend.zeros(rows * mlp.config().embed)?,
+            pre: hidden.iter().map(|&h| backend.zeros(rows * h)).collect::<BResult<_>>()?,
+            act: hidden.iter().map(|&h| backend.zeros(rows * h)).collect::<BResult<_>>()?,
+            out: backend.zeros(rows * mlp.config().dim)?,
+            d_act: backend.zeros(rows * widest)?,
+            d_pre: backend.zeros(rows * widest)?,
+        })
     }
 
     /// Batch size the buffers hold.
@@ -56,10 +56,17 @@ impl<B: Backend> Workspace<B> {
 /// `H_{−1} = [X ; Γ]`, `Z_l = H_{l−1} W_lᵀ + 1 b_lᵀ`, `H_l = SiLU(Z_l)` for hidden layers, `V = Z_L`
 /// (linear output); `SiLU(z) = z σ(z)`, Γ = time embedding of t.
 /// `params`: flat parameter vector; `x`: rows × d; `t`: rows.
-pub fn forward<B: Backend>(b: &B, mlp: &Mlp, params: &B::Buf, x: &B::Buf, t: &B::Buf, ws: &mut Workspace<B>) {
+pub fn forward<B: Backend>(
+    b: &B,
+    mlp: &Mlp,
+    params: &B::Buf,
+    x: &B::Buf,
+    t: &B::Buf,
+    ws: &mut Workspace<B>,
+) -> BResult<()> {
     let (rows, cfg) = (ws.rows, mlp.config());
     let (d, e) = (cfg.dim, cfg.embed);
-    b.time_embed(e, b.slice(t, 0..rows), b.view_mut(&mut ws.gamma));
+    b.time_embed(e, b.slice(t, 0..rows), b.view_mut(&mut ws.gamma))?;
     let layers = mlp.layers();
     let last = layers.len() - 1;
     for (l, slot) in layers.iter().enumerate() {
@@ -67,15 +74,15 @@ pub fn forward<B: Backend>(b: &B, mlp: &Mlp, params: &B::Buf, x: &B::Buf, t: &B:
         let w = |range: std::ops::Range<usize>| b.slice(params, range);
         if l == 0 {
             let g = Gemm { ldb: d + e, ..Gemm::new(rows, slot.output, d, false, true) };
-            b.matmul(&g, b.slice(x, 0..rows * d), w(slot.weight.clone()), b.view_mut(out));
+            b.matmul(&g, b.slice(x, 0..rows * d), w(slot.weight.clone()), b.view_mut(out))?;
             let g = Gemm { ldb: d + e, accumulate: true, ..Gemm::new(rows, slot.output, e, false, true) };
-            b.matmul(&g, b.view(&ws.gamma), w(slot.weight.start + d..slot.weight.end), b.view_mut(out));
+            b.matmul(&g, b.view(&ws.gamma), w(slot.weight.start + d..slot.weight.end), b.view_mut(out))?;
         } else {
             let g = Gemm::new(rows, slot.output, slot.input, false, true);
-            b.matmul(&g, b.view(&ws.act[l - 1]), w(slot.weight.clone()), b.view_mut(out));
+            b.matmul(&g, b.view(&ws.act[l - 1]), w(slot.weight.clone()), b.view_mut(out))?;
         }
         if l == last {
-            b.add_bias(rows, slot.output, w(slot.bias.clone()), b.view_mut(&mut ws.out));
+            b.add_bias(rows, slot.output, w(slot.bias.clone()), b.view_mut(&mut ws.out))?;
         } else {
             b.bias_silu(
                 rows,
@@ -83,15 +90,14 @@ pub fn forward<B: Backend>(b: &B, mlp: &Mlp, params: &B::Buf, x: &B::Buf, t: &B:
                 w(slot.bias.clone()),
                 b.view_mut(&mut ws.pre[l]),
                 b.view_mut(&mut ws.act[l]),
-            );
+            )?;
         }
     }
+    Ok(())
 }
 
 /// Gradient of a loss with respect to every parameter, given `dv = ∂L/∂v` for the batch of the last
-/// [`forward`] (same `params`, `x` and workspace); overwrites `grads` (flat, like `params`) and returns
-/// the squared global norm `Σ g²`, summed per layer (`sum_squares` over its weight and bias, right after
-/// they are written, while they are still in cache), layers from the last to the first.
+/// [`forward`] (same `params`, `x` and workspace); overwrites `grads` (flat, like `params`).
 ///
 /// # Formula
 /// From `G_L = dV`: `∂b_l = 1ᵀ G_l`, `∂W_l = G_lᵀ H_{l−1}`, `dH_{l−1} = G_l W_l`,
@@ -105,8 +111,7 @@ pub fn backward<B: Backend>(
     dv: &B::Buf,
     ws: &mut Workspace<B>,
     grads: &mut B::Buf,
-) -> f64 {
-    let mut norm_sq = 0.0;
+) -> BResult<()> {
     let (rows, cfg) = (ws.rows, mlp.config());
     let (d, e) = (cfg.dim, cfg.embed);
     let layers = mlp.layers();
@@ -115,7 +120,7 @@ pub fn backward<B: Backend>(
         let n_out = rows * slot.output;
         // G_l: the output gradient for the last layer, else through SiLU from dH_l.
         let g_l: &B::Buf = if l == last {
-            b.column_sum(rows, slot.output, b.slice(dv, 0..n_out), b.slice_mut(grads, slot.bias.clone()));
+            b.column_sum(rows, slot.output, b.slice(dv, 0..n_out), b.slice_mut(grads, slot.bias.clone()))?;
             dv
         } else {
             b.bias_silu_backward(
@@ -126,28 +131,26 @@ pub fn backward<B: Backend>(
                 b.slice(&ws.d_act, 0..n_out),
                 b.slice_mut(&mut ws.d_pre, 0..n_out),
                 b.slice_mut(grads, slot.bias.clone()),
-            );
+            )?;
             &ws.d_pre
         };
         let g_view = b.slice(g_l, 0..n_out);
         if l == 0 {
             let g = Gemm { ldc: d + e, ..Gemm::new(slot.output, d, rows, true, false) };
-            b.matmul(&g, g_view, b.slice(x, 0..rows * d), b.slice_mut(grads, slot.weight.clone()));
+            b.matmul(&g, g_view, b.slice(x, 0..rows * d), b.slice_mut(grads, slot.weight.clone()))?;
             let g = Gemm { ldc: d + e, ..Gemm::new(slot.output, e, rows, true, false) };
-            b.matmul(&g, g_view, b.view(&ws.gamma), b.slice_mut(grads, slot.weight.start + d..slot.weight.end));
+            b.matmul(&g, g_view, b.view(&ws.gamma), b.slice_mut(grads, slot.weight.start + d..slot.weight.end))?;
         } else {
             let g = Gemm::new(slot.output, slot.input, rows, true, false);
-            b.matmul(&g, g_view, b.view(&ws.act[l - 1]), b.slice_mut(grads, slot.weight.clone()));
+            b.matmul(&g, g_view, b.view(&ws.act[l - 1]), b.slice_mut(grads, slot.weight.clone()))?;
             let g = Gemm::new(rows, slot.input, slot.output, false, false);
             b.matmul(
                 &g,
                 g_view,
                 b.slice(params, slot.weight.clone()),
                 b.slice_mut(&mut ws.d_act, 0..rows * slot.input),
-            );
+            )?;
         }
-        // Weight then bias: one contiguous range per layer.
-        norm_sq += b.sum_squares(b.slice(grads, slot.weight.start..slot.bias.end));
     }
-    norm_sq
+    Ok(())
 }

@@ -4,6 +4,8 @@ use super::error::TrainError;
 use super::rng;
 use super::sampler::Flow;
 use rayon::prelude::*;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A supplier of training pairs. `fill` must be a pure function of `step`, the source's own fixed settings
 /// and what its last [`PairSource::refresh`] saw, for training to be resumable bit for bit.
@@ -23,6 +25,36 @@ pub trait PairSource {
     fn refresh_every(&self) -> Option<u64> {
         None
     }
+    /// The batch as draws from row sets a device can hold ([`DevicePart`]s covering rows `0..batch`), so
+    /// that a GPU trainer uploads each set once and draws every batch on the device with the very numbers
+    /// [`PairSource::fill`] writes. `None` (the default): the batch comes from `fill`, through the host.
+    fn device_parts(&self, _batch: usize) -> Option<Vec<DevicePart<'_>>> {
+        None
+    }
+}
+
+/// Row sets a batch is drawn from on a device (see [`PairSource::device_parts`]). `id` names the contents:
+/// a set whose contents change gets a new id ([`fresh_set_id`]), so a device copy is never stale.
+#[derive(Clone, Copy, Debug)]
+pub enum DeviceDraw<'a> {
+    /// As [`IndependentPairs`]: x1 = rows of `data` by the `(seed, PairRows, step)` stream, x0 = the
+    /// `(seed, PairNoise, step)` normal fill from counter 0.
+    Independent { id: u64, data: &'a [f32], seed: u64 },
+    /// As [`CoupledPairs`]: row pairs of (`x0`, `x1`) by the `(seed, PairRows, step)` stream.
+    Coupled { id: u64, x0: &'a [f32], x1: &'a [f32], seed: u64 },
+}
+
+/// Rows `rows` of a batch come from `draw` (the draw's row index b counts from the part's first row).
+#[derive(Clone, Debug)]
+pub struct DevicePart<'a> {
+    pub rows: Range<usize>,
+    pub draw: DeviceDraw<'a>,
+}
+
+/// A process-wide unique id for a row set's contents.
+pub fn fresh_set_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Independent coupling over a data matrix: x1 = rows drawn uniformly with replacement, x0 ~ N(0, I).
@@ -35,6 +67,7 @@ pub struct IndependentPairs<'a> {
     dim: usize,
     rows: usize,
     seed: u64,
+    id: u64,
 }
 
 impl<'a> IndependentPairs<'a> {
@@ -50,7 +83,7 @@ impl<'a> IndependentPairs<'a> {
                 format!("a positive multiple of the dimension {dim}"),
             ));
         }
-        Ok(IndependentPairs { data, dim, rows: data.len() / dim, seed })
+        Ok(IndependentPairs { data, dim, rows: data.len() / dim, seed, id: fresh_set_id() })
     }
 
     /// Number of data rows n.
@@ -75,6 +108,11 @@ impl PairSource for IndependentPairs<'_> {
         });
         fill_normal(self.seed, rng::stream(rng::Purpose::PairNoise, step), x0);
     }
+
+    fn device_parts(&self, batch: usize) -> Option<Vec<DevicePart<'_>>> {
+        let draw = DeviceDraw::Independent { id: self.id, data: self.data, seed: self.seed };
+        Some(vec![DevicePart { rows: 0..batch, draw }])
+    }
 }
 
 /// Host-side normal fill, the same numbers as [`super::Backend::fill_normal`] from counter 0.
@@ -95,6 +133,7 @@ pub struct CoupledPairs {
     x1: Vec<f32>,
     dim: usize,
     seed: u64,
+    id: u64,
 }
 
 impl CoupledPairs {
@@ -107,7 +146,7 @@ impl CoupledPairs {
                 format!("the same positive number of rows of {dim}"),
             ));
         }
-        Ok(CoupledPairs { x0, x1, dim, seed })
+        Ok(CoupledPairs { x0, x1, dim, seed, id: fresh_set_id() })
     }
 
     /// Number of pairs n.
@@ -130,6 +169,11 @@ impl PairSource for CoupledPairs {
             r0.copy_from_slice(&self.x0[r * d..(r + 1) * d]);
             r1.copy_from_slice(&self.x1[r * d..(r + 1) * d]);
         }
+    }
+
+    fn device_parts(&self, batch: usize) -> Option<Vec<DevicePart<'_>>> {
+        let draw = DeviceDraw::Coupled { id: self.id, x0: &self.x0, x1: &self.x1, seed: self.seed };
+        Some(vec![DevicePart { rows: 0..batch, draw }])
     }
 }
 
@@ -199,6 +243,21 @@ impl<R: PairSource, S: PairSource> PairSource for MixedPairs<R, S> {
         if !synth0.is_empty() {
             self.synthetic.fill(step, synth0, synth1);
         }
+    }
+
+    fn device_parts(&self, batch: usize) -> Option<Vec<DevicePart<'_>>> {
+        let split = self.real_rows(batch);
+        let mut parts = Vec::new();
+        if split > 0 {
+            parts.extend(self.real.device_parts(split)?);
+        }
+        if split < batch {
+            for mut p in self.synthetic.device_parts(batch - split)? {
+                p.rows = p.rows.start + split..p.rows.end + split;
+                parts.push(p);
+            }
+        }
+        Some(parts)
     }
 }
 

@@ -83,6 +83,15 @@ pub struct Sampled {
     pub straightness: f64,
 }
 
+/// Where the rows to integrate come from.
+#[derive(Clone, Copy)]
+enum Start<'a> {
+    /// Given on the host (n × d).
+    Host(&'a [f32]),
+    /// n rows of N(0, I) noise from `(seed, stream)`, counter `r·d + j` for row r, drawn on the device.
+    Noise { n: usize, seed: u64, stream: u64 },
+}
+
 /// Integrate every row of `start` (n × d) with the field `params` of `mlp`.
 pub fn integrate<B: Backend>(
     b: &B,
@@ -91,61 +100,88 @@ pub fn integrate<B: Backend>(
     start: &[f32],
     config: &SamplerConfig,
 ) -> Result<Sampled, TrainError> {
-    config.validate()?;
     let d = mlp.config().dim;
     if start.is_empty() || !start.len().is_multiple_of(d) {
         return Err(TrainError::invalid("start", format!("{} values", start.len()), format!("n × {d}, n ≥ 1")));
     }
-    let n = start.len() / d;
+    integrate_from(b, mlp, params, Start::Host(start), config)
+}
+
+/// The sampler proper: chunks of `config.chunk` rows, the time grid computed once, per-step work on the
+/// device, and per chunk one upload (host starts only), one download and one read of the two straightness
+/// sums (Σ_j ‖Δ_j‖² and ‖x_K − x_0‖², accumulated in device scalars).
+fn integrate_from<B: Backend>(
+    b: &B,
+    mlp: &Mlp,
+    params: &B::Buf,
+    start: Start<'_>,
+    config: &SamplerConfig,
+) -> Result<Sampled, TrainError> {
+    config.validate()?;
+    let d = mlp.config().dim;
+    let n = match start {
+        Start::Host(x) => x.len() / d,
+        Start::Noise { n, .. } => n,
+    };
     let rows = config.chunk.min(n);
-    let mut ws = Workspace::new(b, mlp, rows);
+    let mut ws = Workspace::new(b, mlp, rows)?;
     let (k, delta) = (config.steps, config.direction.step(config.steps));
-    let mut out = Vec::with_capacity(start.len());
+    let grid: Vec<f32> = (0..=k).map(|j| config.direction.node(j, k) as f32).collect();
+    let mut out = Vec::with_capacity(n * d);
     let (mut speed_sq, mut chord_sq) = (0.0f64, 0.0f64);
     let (mut x, mut x0, mut prev, mut v1, mut tilde) =
-        (b.zeros(rows * d), b.zeros(rows * d), b.zeros(rows * d), b.zeros(rows * d), b.zeros(rows * d));
-    let mut noise = b.zeros(rows * d);
-    let mut t = b.zeros(rows);
-    for (c, block) in start.chunks(rows * d).enumerate() {
-        let m = block.len() / d;
+        (b.zeros(rows * d)?, b.zeros(rows * d)?, b.zeros(rows * d)?, b.zeros(rows * d)?, b.zeros(rows * d)?);
+    let mut noise = if config.noise > 0.0 { b.zeros(rows * d)? } else { b.zeros(0)? };
+    let mut t = b.zeros(rows)?;
+    let mut sums = b.scalars(2)?;
+    for (c, first) in (0..n).step_by(rows).enumerate() {
+        let m = rows.min(n - first);
         let len = m * d;
-        // A short last chunk still runs the workspace's full row count: pad with zeros, drop afterwards.
-        let mut host = block.to_vec();
-        host.resize(rows * d, 0.0);
-        b.upload_into(&host, b.view_mut(&mut x));
-        b.copy(b.view(&x), b.view_mut(&mut x0));
-        let times = |j: usize| vec![config.direction.node(j, k) as f32; rows];
+        match start {
+            Start::Host(host) => {
+                // A short last chunk still runs the workspace's full row count: pad with zeros, drop afterwards.
+                let mut block = host[first * d..(first + m) * d].to_vec();
+                block.resize(rows * d, 0.0);
+                b.upload_into(&block, b.view_mut(&mut x))?;
+            }
+            Start::Noise { seed, stream, .. } => b.fill_normal(seed, stream, (first * d) as u64, b.view_mut(&mut x))?,
+        }
+        b.copy(b.view(&x), b.view_mut(&mut x0))?;
         for j in 0..k {
-            b.copy(b.view(&x), b.view_mut(&mut prev));
-            b.upload_into(&times(j), b.view_mut(&mut t));
-            net::forward(b, mlp, params, &x, &t, &mut ws);
+            b.copy(b.view(&x), b.view_mut(&mut prev))?;
+            b.fill(grid[j], b.view_mut(&mut t))?;
+            net::forward(b, mlp, params, &x, &t, &mut ws)?;
             if config.solver == Solver::Heun && j + 1 < k {
-                b.copy(b.view(ws.output()), b.view_mut(&mut v1));
-                b.euler_to(delta as f32, b.view(&x), b.view(&v1), b.view_mut(&mut tilde));
-                b.upload_into(&times(j + 1), b.view_mut(&mut t));
-                net::forward(b, mlp, params, &tilde, &t, &mut ws);
-                b.heun(delta as f32, b.view(&v1), b.view(ws.output()), b.view_mut(&mut x));
+                b.copy(b.view(ws.output()), b.view_mut(&mut v1))?;
+                b.euler_to(delta as f32, b.view(&x), b.view(&v1), b.view_mut(&mut tilde))?;
+                b.fill(grid[j + 1], b.view_mut(&mut t))?;
+                net::forward(b, mlp, params, &tilde, &t, &mut ws)?;
+                b.heun(delta as f32, b.view(&v1), b.view(ws.output()), b.view_mut(&mut x))?;
             } else {
-                b.euler(delta as f32, b.view(ws.output()), b.view_mut(&mut x));
+                b.euler(delta as f32, b.view(ws.output()), b.view_mut(&mut x))?;
             }
             if config.noise > 0.0 {
                 let stream = rng::stream(rng::Purpose::Sampler, j as u64);
-                b.fill_normal(config.seed, stream, (c * rows * d) as u64, b.view_mut(&mut noise));
-                b.euler(config.noise * (delta.abs() as f32).sqrt(), b.view(&noise), b.view_mut(&mut x));
+                b.fill_normal(config.seed, stream, (c * rows * d) as u64, b.view_mut(&mut noise))?;
+                b.euler(config.noise * (delta.abs() as f32).sqrt(), b.view(&noise), b.view_mut(&mut x))?;
             }
-            // Δ_j / δ, in `tilde` (free again): sum of squares over the real rows.
-            b.euler_to(-1.0, b.view(&x), b.view(&prev), b.view_mut(&mut tilde));
-            speed_sq += b.sum_squares(b.slice(&tilde, 0..len)) / (delta * delta);
+            // Δ_j in `tilde` (free again): its sum of squares over the real rows, added on the device.
+            b.euler_to(-1.0, b.view(&x), b.view(&prev), b.view_mut(&mut tilde))?;
+            b.sum_squares(b.slice(&tilde, 0..len), &mut sums, 0, j > 0)?;
         }
-        b.euler_to(-1.0, b.view(&x), b.view(&x0), b.view_mut(&mut tilde));
-        chord_sq += b.sum_squares(b.slice(&tilde, 0..len));
-        out.extend_from_slice(&b.download(b.slice(&x, 0..len)));
+        b.euler_to(-1.0, b.view(&x), b.view(&x0), b.view_mut(&mut tilde))?;
+        b.sum_squares(b.slice(&tilde, 0..len), &mut sums, 1, false)?;
+        let s = b.read_scalars(&sums)?;
+        speed_sq += s[0] / (delta * delta);
+        chord_sq += s[1];
+        out.extend_from_slice(&b.download(b.slice(&x, 0..len))?);
     }
     let straightness = (speed_sq / k as f64 - chord_sq) / n as f64;
     Ok(Sampled { x: out, nfe: config.nfe(), straightness })
 }
 
-/// n samples from N(0, I) noise (seeded, `Purpose::Sampler` streams after the solver's), integrated forward.
+/// n samples from N(0, I) noise (seeded, `Purpose::Sampler` streams after the solver's), integrated forward;
+/// the noise is drawn on the device (the same numbers as [`super::pairs::fill_normal`] of that stream).
 pub fn generate<B: Backend>(
     b: &B,
     mlp: &Mlp,
@@ -155,9 +191,11 @@ pub fn generate<B: Backend>(
     solver: Solver,
     steps: usize,
 ) -> Result<Sampled, TrainError> {
-    let mut z = vec![0.0f32; n * mlp.config().dim];
-    super::pairs::fill_normal(seed, rng::stream(rng::Purpose::Sampler, NOISE_STREAM), &mut z);
-    integrate(b, mlp, params, &z, &SamplerConfig::new(solver, steps, Direction::Forward))
+    if n == 0 {
+        return Err(TrainError::invalid("samples", 0, "≥ 1"));
+    }
+    let start = Start::Noise { n, seed, stream: rng::stream(rng::Purpose::Sampler, NOISE_STREAM) };
+    integrate_from(b, mlp, params, start, &SamplerConfig::new(solver, steps, Direction::Forward))
 }
 
 /// Stream index of [`generate`]'s starting noise, above any step index.

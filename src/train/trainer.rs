@@ -5,7 +5,7 @@ use super::error::TrainError;
 use super::model::Mlp;
 use super::net::{self, Workspace};
 use super::optim::TrainConfig;
-use super::pairs::PairSource;
+use super::pairs::{DeviceDraw, PairSource};
 use super::rng;
 use super::sampler::Weights;
 
@@ -60,6 +60,13 @@ pub struct Trainer<B: Backend> {
     xt: B::Buf,
     u: B::Buf,
     dv: B::Buf,
+    /// Slot 0: the batch's loss; slot 1: the squared gradient norm.
+    scalars: B::Scalars,
+    /// Draw batches on the device from uploaded row sets when the source allows it (see
+    /// [`PairSource::device_parts`]); off on the CPU, where `fill` is the same work without a copy.
+    device_pairs: bool,
+    /// Row sets uploaded for device draws, by set id: (id, x0 or data, x1).
+    sets: Vec<(u64, B::Buf, Option<B::Buf>)>,
     /// Whether the EMA decay warms up from the first update (see [`super::OptimConfig::step_scalars`]).
     ema_warm_up: bool,
 }
@@ -73,20 +80,23 @@ impl<B: Backend> Trainer<B> {
         let init = mlp.init(config.seed);
         let (n, rows, d) = (mlp.num_params(), config.batch, config.mlp.dim);
         Ok(Trainer {
-            params: backend.upload(&init),
-            ema: backend.upload(&init),
-            grads: backend.zeros(n),
-            adam_m: backend.zeros(n),
-            adam_v: backend.zeros(n),
-            ws: Workspace::new(&backend, &mlp, rows),
+            params: backend.upload(&init)?,
+            ema: backend.upload(&init)?,
+            grads: backend.zeros(n)?,
+            adam_m: backend.zeros(n)?,
+            adam_v: backend.zeros(n)?,
+            ws: Workspace::new(&backend, &mlp, rows)?,
             host_x0: vec![0.0; rows * d],
             host_x1: vec![0.0; rows * d],
-            x0: backend.zeros(rows * d),
-            x1: backend.zeros(rows * d),
-            t: backend.zeros(rows),
-            xt: backend.zeros(rows * d),
-            u: backend.zeros(rows * d),
-            dv: backend.zeros(rows * d),
+            x0: backend.zeros(rows * d)?,
+            x1: backend.zeros(rows * d)?,
+            t: backend.zeros(rows)?,
+            xt: backend.zeros(rows * d)?,
+            u: backend.zeros(rows * d)?,
+            dv: backend.zeros(rows * d)?,
+            scalars: backend.scalars(2)?,
+            device_pairs: backend.name() != "cpu",
+            sets: Vec::new(),
             step: 0,
             ema_warm_up: true,
             backend,
@@ -147,11 +157,10 @@ impl<B: Backend> Trainer<B> {
             return Err(TrainError::State(format!("{} weights for a network of {n} parameters", weights.len())));
         }
         let b = &self.backend;
-        b.upload_into(weights, b.view_mut(&mut self.params));
-        b.upload_into(weights, b.view_mut(&mut self.ema));
-        let zeros = vec![0.0f32; n];
-        b.upload_into(&zeros, b.view_mut(&mut self.adam_m));
-        b.upload_into(&zeros, b.view_mut(&mut self.adam_v));
+        b.upload_into(weights, b.view_mut(&mut self.params))?;
+        b.upload_into(weights, b.view_mut(&mut self.ema))?;
+        b.fill(0.0, b.view_mut(&mut self.adam_m))?;
+        b.fill(0.0, b.view_mut(&mut self.adam_v))?;
         self.step = 0;
         Ok(())
     }
@@ -168,11 +177,10 @@ impl<B: Backend> Trainer<B> {
         if source.dim() != d {
             return Err(TrainError::invalid("pair source dimension", source.dim(), format!("the model's {d}")));
         }
-        let (b, step) = (&self.backend, self.step);
-        source.fill(step, &mut self.host_x0, &mut self.host_x1);
-        b.upload_into(&self.host_x0, b.view_mut(&mut self.x0));
-        b.upload_into(&self.host_x1, b.view_mut(&mut self.x1));
-        b.fill_uniform(self.config.seed, rng::stream(rng::Purpose::Time, step), 0, b.view_mut(&mut self.t));
+        let step = self.step;
+        self.load_batch(source)?;
+        let b = &self.backend;
+        b.fill_uniform(self.config.seed, rng::stream(rng::Purpose::Time, step), 0, b.view_mut(&mut self.t))?;
         b.flow_pairs(
             d,
             b.view(&self.x0),
@@ -180,14 +188,70 @@ impl<B: Backend> Trainer<B> {
             b.view(&self.t),
             b.view_mut(&mut self.xt),
             b.view_mut(&mut self.u),
-        );
-        net::forward(b, &self.mlp, &self.params, &self.xt, &self.t, &mut self.ws);
-        let loss = b.mse_loss(b.view(self.ws.output()), b.view(&self.u), b.view_mut(&mut self.dv));
+        )?;
+        net::forward(b, &self.mlp, &self.params, &self.xt, &self.t, &mut self.ws)?;
+        b.mse_loss(b.view(self.ws.output()), b.view(&self.u), b.view_mut(&mut self.dv), &mut self.scalars, 0)?;
+        net::backward(b, &self.mlp, &self.params, &self.xt, &self.dv, &mut self.ws, &mut self.grads)?;
+        // One pass over the flat gradient, then the step's only host round trip.
+        b.sum_squares(b.view(&self.grads), &mut self.scalars, 1, false)?;
+        let s = b.read_scalars(&self.scalars)?;
+        let (loss, norm_sq) = (s[0], s[1]);
         if !loss.is_finite() {
             return Err(TrainError::NonFinite { step, what: "loss", value: loss });
         }
-        let norm_sq = net::backward(b, &self.mlp, &self.params, &self.xt, &self.dv, &mut self.ws, &mut self.grads);
         Ok((loss, norm_sq))
+    }
+
+    /// Draw batches on the device (from row sets uploaded once) when the source allows it, or fill them on
+    /// the host; both give the same numbers. The CPU backend fills on the host by default.
+    pub fn set_device_pairs(&mut self, on: bool) {
+        self.device_pairs = on;
+    }
+
+    /// The step's (x0, x1) into the device buffers.
+    fn load_batch(&mut self, source: &mut dyn PairSource) -> Result<(), TrainError> {
+        let (b, step, d) = (&self.backend, self.step, self.config.mlp.dim);
+        let parts = if self.device_pairs { source.device_parts(self.config.batch) } else { None };
+        let Some(parts) = parts else {
+            source.fill(step, &mut self.host_x0, &mut self.host_x1);
+            b.upload_into(&self.host_x0, b.view_mut(&mut self.x0))?;
+            b.upload_into(&self.host_x1, b.view_mut(&mut self.x1))?;
+            return Ok(());
+        };
+        // Keep only the sets this batch draws from; upload the new ones.
+        let id_of = |draw: &DeviceDraw| match *draw {
+            DeviceDraw::Independent { id, .. } | DeviceDraw::Coupled { id, .. } => id,
+        };
+        self.sets.retain(|(id, ..)| parts.iter().any(|p| id_of(&p.draw) == *id));
+        for p in &parts {
+            if self.sets.iter().any(|(id, ..)| *id == id_of(&p.draw)) {
+                continue;
+            }
+            let set = match p.draw {
+                DeviceDraw::Independent { id, data, .. } => (id, b.upload(data)?, None),
+                DeviceDraw::Coupled { id, x0, x1, .. } => (id, b.upload(x0)?, Some(b.upload(x1)?)),
+            };
+            self.sets.push(set);
+        }
+        let rows_stream = rng::stream(rng::Purpose::PairRows, step);
+        for p in &parts {
+            let range = p.rows.start * d..p.rows.end * d;
+            let (_, first, second) = self.sets.iter().find(|(id, ..)| *id == id_of(&p.draw)).expect("uploaded above");
+            match (p.draw, second) {
+                (DeviceDraw::Independent { seed, .. }, _) => {
+                    let x1 = b.slice_mut(&mut self.x1, range.clone());
+                    b.gather_rows(seed, rows_stream, d, b.view(first), x1)?;
+                    let noise = rng::stream(rng::Purpose::PairNoise, step);
+                    b.fill_normal(seed, noise, 0, b.slice_mut(&mut self.x0, range))?;
+                }
+                (DeviceDraw::Coupled { seed, .. }, Some(second)) => {
+                    b.gather_rows(seed, rows_stream, d, b.view(first), b.slice_mut(&mut self.x0, range.clone()))?;
+                    b.gather_rows(seed, rows_stream, d, b.view(second), b.slice_mut(&mut self.x1, range))?;
+                }
+                (DeviceDraw::Coupled { .. }, None) => unreachable!("coupled sets hold two tensors"),
+            }
+        }
+        Ok(())
     }
 
     /// One training step: loss and gradient of the step's batch, then clip + Adam + EMA. On a non-finite
@@ -209,22 +273,22 @@ impl<B: Backend> Trainer<B> {
             b.view_mut(&mut self.adam_m),
             b.view_mut(&mut self.adam_v),
             b.view_mut(&mut self.ema),
-        );
+        )?;
         self.step += 1;
         Ok(StepStats { loss, grad_norm: norm_sq.sqrt() })
     }
 
     /// The full training state, copied to the host.
-    pub fn state(&self) -> TrainState {
+    pub fn state(&self) -> Result<TrainState, TrainError> {
         let b = &self.backend;
         let mut tensors = Vec::with_capacity(4 * self.mlp.tensors().len());
         for (group, buf) in STATE_GROUPS.iter().zip([&self.params, &self.adam_m, &self.adam_v, &self.ema]) {
-            let flat = b.download(b.view(buf));
+            let flat = b.download(b.view(buf))?;
             for t in self.mlp.tensors() {
                 tensors.push((format!("{group}.{}", t.name), flat[t.range()].to_vec()));
             }
         }
-        TrainState { step: self.step, tensors }
+        Ok(TrainState { step: self.step, tensors })
     }
 
     /// Replace the training state. Every name of [`TrainState`] must be present once with its tensor's
@@ -261,7 +325,7 @@ impl<B: Backend> Trainer<B> {
         }
         let b = &self.backend;
         for (flat, buf) in flats.iter().zip([&mut self.params, &mut self.adam_m, &mut self.adam_v, &mut self.ema]) {
-            b.upload_into(flat, b.view_mut(buf));
+            b.upload_into(flat, b.view_mut(buf))?;
         }
         self.step = state.step;
         Ok(())

@@ -1,5 +1,9 @@
 //! What the command-line tests share: running the binary and reading its JSON lines.
 
+#[macro_use]
+#[allow(unused_macros)]
+pub mod backends;
+
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};

@@ -248,7 +248,7 @@ impl<B: Backend + Clone> Driver<'_, B> {
                 resumed: false,
             });
             evals.push(eval);
-            prev = trainer.state();
+            prev = trainer.state()?;
         }
         Ok(ArmEnd::Complete(evals))
     }
@@ -299,7 +299,7 @@ impl<B: Backend + Clone> Driver<'_, B> {
         }
         let target = if independent { prev.step + config.steps } else { config.steps };
         let b = &self.backend;
-        let prev_ema = b.upload(&ema_of(prev, &self.mlp));
+        let prev_ema = b.upload(&ema_of(prev, &self.mlp)).map_err(TrainError::from)?;
         let prev_flow = Weights { backend: b, mlp: &self.mlp, params: &prev_ema };
         let d = self.data.dim();
         let mut summary = TrainSummary { steps: target, ..TrainSummary::default() };
