@@ -82,13 +82,10 @@ pub struct ModelArgs {
     device: Option<String>,
 }
 
-/// `n` samples of the loaded model with `k` solver steps, on the device the arguments name.
-fn generate(args: &ModelArgs, model: &Model, n: usize, k: usize) -> Result<Sampled, Failure> {
-    let device = Device::parse(args.device.as_deref())?;
-    on_device!(device, |b| {
-        let params = b.upload(&model.params).map_err(|e| failure(1, e))?;
-        sampler::generate(&b, &model.mlp, &params, n, args.seed, args.solver.solver(), k).map_err(|e| failure(1, e))
-    })
+/// `n` samples of the loaded model with `k` solver steps on backend `b`.
+fn generate<B: Backend>(b: &B, args: &ModelArgs, model: &Model, n: usize, k: usize) -> Result<Sampled, Failure> {
+    let params = b.upload(&model.params).map_err(|e| failure(1, e))?;
+    sampler::generate(b, &model.mlp, &params, n, args.seed, args.solver.solver(), k).map_err(|e| failure(1, e))
 }
 
 /// A loaded model and the run it belongs to.
@@ -158,13 +155,17 @@ struct SampleRecord {
 }
 
 pub fn run_sample(args: &SampleArgs) -> Result<(), Failure> {
+    on_device!(Device::parse(args.model.device.as_deref())?, |b| sample_on(&b, args))
+}
+
+fn sample_on<B: Backend>(b: &B, args: &SampleArgs) -> Result<(), Failure> {
     check_range("samples", args.samples, 1, 1_000_000)?;
     check_range("euler-steps", args.euler_steps, 1, sampler::SamplerConfig::MAX_STEPS)?;
     let model = load_model(&args.model)?;
     let shape = shape_of(&model)?;
     let run = args.run.stage("sample")?;
     let solver = args.model.solver;
-    let sampled = generate(&args.model, &model, args.samples, args.euler_steps)?;
+    let sampled = generate(b, &args.model, &model, args.samples, args.euler_steps)?;
     let mut dims = vec![args.samples];
     match shape {
         Shape::Image { channels, height, width } => dims.extend([channels, height, width]),
@@ -238,6 +239,10 @@ pub struct EvalArgs {
 }
 
 pub fn run_eval(args: &EvalArgs) -> Result<(), Failure> {
+    on_device!(Device::parse(args.model.device.as_deref())?, |b| eval_on(&b, args))
+}
+
+fn eval_on<B: Backend>(b: &B, args: &EvalArgs) -> Result<(), Failure> {
     check_range("samples", args.samples, 10, 100_000)?;
     check_range("components", args.components, 1, 4096)?;
     check_range("knn", args.knn, 1, 100)?;
@@ -257,7 +262,7 @@ pub fn run_eval(args: &EvalArgs) -> Result<(), Failure> {
     let n = reference.data.len();
     let mut evaluations = Vec::new();
     for &k in &args.euler_steps {
-        let sampled = generate(&args.model, &model, n, k)?;
+        let sampled = generate(b, &args.model, &model, n, k)?;
         evaluations.push(reference.evaluate(&sampled, k, solver.name()).map_err(|e| failure(1, e))?);
     }
     let records: Vec<EvalRecord> = evaluations.iter().map(|e| e.record.clone()).collect();
