@@ -72,10 +72,7 @@ fn device_batches_on_the_cpu_are_the_host_batches_bit_for_bit() {
 
 on_each_backend!(training_matches_the_cpu_reference, sampling_matches_the_cpu_reference, runs_repeat_bit_for_bit);
 
-fn training_matches_the_cpu_reference<B: Backend>(b: &B)
-where
-    B: Clone,
-{
+fn training_matches_the_cpu_reference<B: Backend + Clone>(b: &B) {
     let (want_losses, want) = train(CpuBackend::new(), false);
     let (losses, got) = train(b.clone(), true);
     for (step, (l, w)) in losses.iter().zip(&want_losses).enumerate() {
