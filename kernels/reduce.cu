@@ -8,6 +8,17 @@
 // Every thread reaches every barrier (out-of-range threads contribute 0); no atomics.
 #include "common.cuh"
 
+// The block's 256 values `acc` added by a shared-memory tree (s = 128, 64, …, 1: sh[t] += sh[t + s]) into
+// sh[0]. Every thread of the block must call it (it holds barriers).
+__device__ __forceinline__ void block_sum(double* sh, int t, double acc) {
+    sh[t] = acc;
+    __syncthreads();
+    for (int s = 128; s > 0; s >>= 1) {
+        if (t < s) sh[t] += sh[t + s];
+        __syncthreads();
+    }
+}
+
 // Mirrors the block sums of `CpuBackend::sum_squares`: partials[b] = Σ_{i in block b} (double)g[i]·(double)g[i].
 extern "C" __global__ void fc_sum_squares_partials(long long n, const float* g, double* partials) {
     __shared__ double sh[256];
@@ -21,12 +32,7 @@ extern "C" __global__ void fc_sum_squares_partials(long long n, const float* g, 
             acc += x * x;
         }
     }
-    sh[t] = acc;
-    __syncthreads();
-    for (int s = 128; s > 0; s >>= 1) {
-        if (t < s) sh[t] += sh[t + s];
-        __syncthreads();
-    }
+    block_sum(sh, t, acc);
     if (t == 0) partials[blockIdx.x] = sh[0];
 }
 
@@ -46,12 +52,7 @@ extern "C" __global__ void fc_mse_partials(long long n, const float* v, const fl
             dv[i] = diff * scale;
         }
     }
-    sh[t] = acc;
-    __syncthreads();
-    for (int s = 128; s > 0; s >>= 1) {
-        if (t < s) sh[t] += sh[t + s];
-        __syncthreads();
-    }
+    block_sum(sh, t, acc);
     if (t == 0) partials[blockIdx.x] = sh[0];
 }
 
@@ -66,12 +67,7 @@ extern "C" __global__ void fc_finish_sum(const double* partials, long long npart
     for (long long i = t; i < nparts; i += 256) {
         acc += partials[i];
     }
-    sh[t] = acc;
-    __syncthreads();
-    for (int s = 128; s > 0; s >>= 1) {
-        if (t < s) sh[t] += sh[t + s];
-        __syncthreads();
-    }
+    block_sum(sh, t, acc);
     if (t == 0) {
         const double val = sh[0] * multiplier;
         out[0] = accumulate ? out[0] + val : val;
