@@ -12,52 +12,18 @@
 //!   optimiser alone (`sum_squares` + `adam_ema` on the 2.68 M parameters).
 //! - `sgemm/…`: the products of one batch-128 step one by one, and 2048³ as this machine's gemm peak.
 
+mod common;
+
+use common::{config, data, step_flops, step_products, DIM};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use flowcollapse::train::{Backend, CpuBackend, Gemm, IndependentPairs, MlpConfig, OptimConfig, TrainConfig, Trainer};
+use flowcollapse::train::{Backend, CpuBackend, Gemm, IndependentPairs, OptimConfig, Trainer};
 use std::hint::black_box;
 use std::time::Duration;
 
-const DIM: usize = 784;
-const EMBED: usize = 16;
-const HIDDEN: usize = 1024;
 const THREADS: usize = 2;
 
 fn pool() -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new().num_threads(THREADS).build().unwrap()
-}
-
-fn config(batch: usize) -> TrainConfig {
-    TrainConfig {
-        mlp: MlpConfig { dim: DIM, hidden: vec![HIDDEN, HIDDEN], embed: EMBED },
-        optim: OptimConfig::default(),
-        batch,
-        seed: 1,
-    }
-}
-
-fn data() -> Vec<f32> {
-    (0..1000 * DIM).map(|i| (i as f32 * 0.37).sin()).collect()
-}
-
-/// The products of one step at batch `b`, as `Gemm` shapes (forward, weight gradients, input gradients).
-fn step_products(b: usize) -> Vec<(&'static str, Gemm)> {
-    let ld0 = DIM + EMBED;
-    vec![
-        ("fwd0_x", Gemm { ldb: ld0, ..Gemm::new(b, HIDDEN, DIM, false, true) }),
-        ("fwd0_t", Gemm { ldb: ld0, accumulate: true, ..Gemm::new(b, HIDDEN, EMBED, false, true) }),
-        ("fwd1", Gemm::new(b, HIDDEN, HIDDEN, false, true)),
-        ("fwd2", Gemm::new(b, DIM, HIDDEN, false, true)),
-        ("dw2", Gemm::new(DIM, HIDDEN, b, true, false)),
-        ("dx2", Gemm::new(b, HIDDEN, DIM, false, false)),
-        ("dw1", Gemm::new(HIDDEN, HIDDEN, b, true, false)),
-        ("dx1", Gemm::new(b, HIDDEN, HIDDEN, false, false)),
-        ("dw0_x", Gemm { ldc: ld0, ..Gemm::new(HIDDEN, DIM, b, true, false) }),
-        ("dw0_t", Gemm { ldc: ld0, ..Gemm::new(HIDDEN, EMBED, b, true, false) }),
-    ]
-}
-
-fn step_flops(b: usize) -> u64 {
-    step_products(b).iter().map(|(_, g)| g.flops()).sum::<f64>() as u64
 }
 
 fn train_step(c: &mut Criterion) {
