@@ -2,7 +2,7 @@
 //! sampled pairs, and the limits the closed form must reach.
 
 use flowcollapse::theory::flow::Direction;
-use flowcollapse::theory::reflow::{bin_of, fit_bins, reflow, sampler_gain, PairSource};
+use flowcollapse::theory::reflow::{bin_of, fit_bins, node_bin, reflow, sampler_gain, PairSource};
 use flowcollapse::theory::{RealPool, Strategy};
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
@@ -54,6 +54,57 @@ fn euler_gain_is_the_product_over_nodes() {
     let gains = [0.4, -0.2];
     assert!((sampler_gain(&gains, 2, Direction::Forward) - (1.0 + 0.2) * (1.0 - 0.1)).abs() < 1e-15);
     assert!((sampler_gain(&gains, 2, Direction::Reverse) - (1.0 + 0.1) * (1.0 + 0.1)).abs() < 1e-15);
+}
+
+/// The bin of time n/K among B half-open bins, found by searching the exact integer inequalities
+/// `b·K ≤ n·B < (b + 1)·K` (the last bin closed) instead of dividing.
+fn bin_by_search(n: usize, steps: usize, bins: usize) -> usize {
+    (0..bins).find(|&b| b * steps <= n * bins && (n * bins < (b + 1) * steps || b == bins - 1)).unwrap()
+}
+
+#[test]
+fn node_bins_are_exact_for_every_step_count() {
+    for steps in 1..=256 {
+        for bins in [steps, 7, 2 * steps + 1] {
+            for j in 0..steps {
+                assert_eq!(
+                    node_bin(Direction::Forward, j, steps, bins),
+                    bin_by_search(j, steps, bins),
+                    "K={steps} B={bins} j={j}"
+                );
+                let reverse = node_bin(Direction::Reverse, j, steps, bins);
+                assert_eq!(reverse, bin_by_search(steps - j, steps, bins), "reverse K={steps} B={bins} j={j}");
+            }
+            // The gain is the product over those bins, in order.
+            let gains: Vec<f64> = (0..bins).map(|b| 0.3 + 0.01 * b as f64).collect();
+            let forward: f64 = (0..steps).map(|j| 1.0 + gains[bin_by_search(j, steps, bins)] / steps as f64).product();
+            let got = sampler_gain(&gains, steps, Direction::Forward);
+            assert!((got - forward).abs() <= 1e-13 * forward, "K={steps} B={bins}: {got} vs {forward}");
+        }
+    }
+    // A case the floating-point lookup got wrong: K = B = 49, node 8/49 is the start of bin 8.
+    assert_eq!(node_bin(Direction::Forward, 8, 49, 49), 8);
+    assert_eq!(bin_of(8.0 / 49.0, 49), 7, "floating point puts 8/49 one bin low");
+}
+
+#[test]
+fn forty_nine_steps_give_the_audited_gains() {
+    // An independent audit (its own solver, exact bins) found, for λ = 4, K = B = 49, γ = 0, Reflow: forward
+    // gain 1.9807 at generation 1 and variance ratio 0.774 at generation 30 (the floating-point bin lookup
+    // gave 1.9616 and 0.826).
+    let g = reflow(4.0, 49, 49, 0.0, Strategy::Replace, 30);
+    assert!((g[1].forward_gain - 1.9807).abs() < 1e-4, "{}", g[1].forward_gain);
+    assert!((g[30].variance_ratio - 0.774).abs() < 1e-3, "{}", g[30].variance_ratio);
+}
+
+#[test]
+fn reverse_steps_use_the_bin_above_their_interval() {
+    // B = K: reverse step j starts at node (K − j)/K, the lower edge of bin K − j, clamped to B − 1.
+    let steps = 10;
+    let used: Vec<usize> = (0..steps).map(|j| node_bin(Direction::Reverse, j, steps, steps)).collect();
+    assert_eq!(used, vec![9, 9, 8, 7, 6, 5, 4, 3, 2, 1], "bin 9 twice, bin 0 never");
+    let forward: Vec<usize> = (0..steps).map(|j| node_bin(Direction::Forward, j, steps, steps)).collect();
+    assert_eq!(forward, (0..steps).collect::<Vec<_>>(), "forward uses each bin once");
 }
 
 #[test]

@@ -65,19 +65,37 @@ pub fn fit_bins(sources: &[(f64, PairSource)], bins: usize, ridge: f64) -> Vec<f
         .collect()
 }
 
-/// The bin that holds time t (t = 1 belongs to the last bin).
+/// The bin that holds time t (t = 1 belongs to the last bin), for times drawn in floating point.
 pub fn bin_of(t: f64, bins: usize) -> usize {
     ((t * bins as f64).floor() as usize).min(bins - 1)
+}
+
+/// The bin of the time at which step j of a K-step solver evaluates the field, computed in integers.
+///
+/// # Formula
+/// Bins are half-open, `[b/B, (b + 1)/B)`, the last one closed. Step j evaluates at its start node
+/// `n/K` (forward `n = j`, reverse `n = K − j`), whose bin is `min(⌊n·B / K⌋, B − 1)`. In floating point,
+/// `⌊(n/K)·B⌋` can fall one bin low when `n·B/K` is an integer (K = 49, j = 8: `(8/49)·49 = 7.999…`),
+/// hence integers. In reverse the step from `(K − j)/K` down to `(K − j − 1)/K` thus uses the bin above
+/// its interval (with B = K: bin K − j, clamped, so bin B − 1 twice and bin 0 never): that is what reverse
+/// Euler does, evaluating the field at the start of each step (proofs/reflow-linear-gaussian.md,
+/// "Bins and nodes").
+pub fn node_bin(direction: Direction, j: usize, steps: usize, bins: usize) -> usize {
+    let n = match direction {
+        Direction::Forward => j,
+        Direction::Reverse => steps - j,
+    };
+    ((n as u128 * bins as u128 / steps as u128) as usize).min(bins - 1)
 }
 
 /// Gain of K Euler steps with the binned field: forward `x = β z`, reverse `ẑ = ρ x`.
 ///
 /// # Formula
-/// `Π_{j<K} (1 + δ a_{b(t_j)})`, with the nodes and signed step δ of [`Direction`] (forward `t_j = j/K`,
-/// δ = 1/K; reverse `t_j = 1 − j/K`, δ = −1/K).
+/// `Π_{j<K} (1 + δ a_{b_j})`, with the signed step δ of [`Direction`] (δ = 1/K forward, −1/K in reverse)
+/// and `b_j` the bin of step j's start node ([`node_bin`]).
 pub fn sampler_gain(gains: &[f64], steps: usize, direction: Direction) -> f64 {
     let delta = direction.step(steps);
-    (0..steps).map(|j| 1.0 + delta * gains[bin_of(direction.node(j, steps), gains.len())]).product()
+    (0..steps).map(|j| 1.0 + delta * gains[node_bin(direction, j, steps, gains.len())]).product()
 }
 
 /// One reflow generation of one direction.
