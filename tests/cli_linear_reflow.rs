@@ -128,6 +128,8 @@ fn bad_input_exits_2_without_run_dir() {
         (&["--generations", "0"], "generations"),
         (&["--pairs", "3", "--euler-steps", "8"], "at least one pair per time bin"),
         (&["--pairs", "100", "--replicates", "1"], "replicates"),
+        // RA's 50 real and 50 synthetic pairs cannot each fill 64 bins (the Monte Carlo gave NaN).
+        (&["--euler-steps", "64", "--pairs", "100", "--alpha", "0.5"], "pairs = 100: allowed at least 128 for RA"),
         (&["--pairs", "10000000", "--generations", "10000"], "replicates × pairs"),
         (&["--alpha", "1.5"], "alpha"),
         (&["--strategy", "accumulate", "--alpha", "0.5"], "only with --strategy mix"),

@@ -5,6 +5,7 @@
 
 use super::{input, ConfigError};
 use crate::sim::reflow::{self as mc, McReflowGeneration, ReflowMc, ReflowSetup};
+use crate::theory::gaussian::mix_real_count;
 use crate::theory::reflow::{reflow, ReflowGeneration};
 use crate::theory::{RealPool, Strategy};
 use serde::{Deserialize, Serialize};
@@ -129,6 +130,30 @@ impl LinearReflowParams {
                             spectrum.len()
                         ),
                     ));
+                }
+                // RA's two sources are spread over the bins separately (pair i of a source in bin i mod B): each
+                // must fill every bin, or some bin's fit is 0/0 or misses a source the closed form has there.
+                for strategy in &strategies {
+                    if let Strategy::Mix { alpha, .. } = *strategy {
+                        let fills = |n: usize| {
+                            let real = mix_real_count(alpha, n);
+                            (real == 0 || real >= bins) && (n - real == 0 || n - real >= bins)
+                        };
+                        if !fills(pairs) {
+                            let least = (pairs..=MAX_PAIRS).find(|&n| fills(n));
+                            let real = mix_real_count(alpha, pairs);
+                            return Err(ConfigError::invalid(
+                                "pairs",
+                                pairs,
+                                format!(
+                                    "at least {} for RA α = {alpha} with B = {bins} time bins: its {real} real and {} \
+                                     synthetic pairs (round(αN) and N − round(αN)) must each fill every bin",
+                                    least.map_or("more".to_string(), |n| n.to_string()),
+                                    pairs - real
+                                ),
+                            ));
+                        }
+                    }
                 }
                 Some(ReflowMc { pairs, replicates, seed: self.seed.unwrap_or(0) })
             }
