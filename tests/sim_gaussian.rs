@@ -317,6 +317,27 @@ fn long_collapse_runs_in_log_space() {
     assert_in(last.mean_error.mean, replace_mean_error(1.0, n, Estimator::Mle, generations), "mean error");
 }
 
+#[test]
+fn a_long_collapse_in_three_dimensions_keeps_its_cholesky_factor() {
+    // n = 6 samples in 3 dimensions, 60 generations: the fitted covariance reaches condition numbers near
+    // 1e16, where factoring it anew failed ("collapsed below floating-point range"). Carried forward, the
+    // factor stays exact: the mean log determinant follows k·(Σ_i ψ((n−i)/2) + 3 ln(2/D)) to the end.
+    let (n, generations) = (6, 60);
+    let setup = GaussianSetup {
+        covariance: Covariance::from_matrix(&DMatrix::identity(3, 3)).unwrap(),
+        n,
+        estimator: Estimator::Mle,
+        strategy: Strategy::Replace,
+        generations,
+    };
+    let sim = run(&setup, &mc(2000, 61, Sampling::Samples)).unwrap();
+    for g in &sim[1..] {
+        let exact = g.generation as f64 * log_det_drift(n, 3, Estimator::Mle);
+        assert_in(g.log_det_ratio.mean, exact, &format!("k={} ln det", g.generation));
+    }
+    assert!(sim[generations].log_det_ratio.mean.mean < -100.0, "the paths did collapse");
+}
+
 fn run_with_threads(setup: &GaussianSetup, threads: usize, seed: u64, series: u64) -> Vec<GaussianGeneration> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     // 2500 paths: two full blocks of 1024 and a partial one.

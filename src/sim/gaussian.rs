@@ -37,8 +37,10 @@
 //! updated by adding `ln(Σ(z_i − z̄)²/D)`, so the log stays exact however long the collapse runs (σ̂²
 //! itself may underflow to 0). Training sets made of several groups (Mix,
 //! Accumulate) are combined exactly by the pooled mean and sum of squares (Chan et al.'s update). In d
-//! dimensions values below about 1e-300 underflow (a collapsed path can then fail its Cholesky
-//! factorisation: [`SimError::SingularFit`]).
+//! dimensions Replace carries the Cholesky factor forward (`L_k = L_{k−1} C_k`, C_k the factor of a
+//! standard Wishart draw) and `ln det` alongside it, so a long collapse never factors an ill-conditioned
+//! matrix; Mix and Accumulate refit from the pooled covariance, which real data or the pool keep
+//! well-conditioned (a failure there is [`SimError::SingularFit`]).
 //!
 //! [`Sampling::Sufficient`] (1-D only) replaces the n normal draws of a group by its exact sufficient
 //! statistics, `z̄ ~ N(0, 1/m)` and `Σ(z_i − z̄)² ~ χ²_{m−1}`, independent: the same law, several times
@@ -641,19 +643,14 @@ impl Matrix {
         }
     }
 
-    /// m samples of N(mean, L Lᵀ), as their group statistics: `x_i = mean + L z_i`.
-    fn draw(
+    /// The group statistics of m ≥ 1 standard normals z_i in ρ dimensions: `(z̄, Σ (z_i − z̄)(z_i − z̄)ᵀ)`.
+    fn standard_group(
         &self,
         rng: &mut Xoshiro256PlusPlus,
         m: usize,
-        mean: &DVector<f64>,
-        factor: &DMatrix<f64>,
         scratch: &mut Vec<f64>,
-    ) -> GroupD {
+    ) -> (DVector<f64>, DMatrix<f64>) {
         let rho = self.rank;
-        if m == 0 {
-            return GroupD { count: 0, mean: DVector::zeros(rho), ss: DMatrix::zeros(rho, rho) };
-        }
         scratch.clear();
         scratch.extend((0..m * rho).map(|_| -> f64 { StandardNormal.sample(rng) }));
         // Column-major ρ × m: column i is z_i.
@@ -663,7 +660,37 @@ impl Matrix {
             column -= &z_mean;
         }
         let ss_z = &z * z.transpose();
+        (z_mean, ss_z)
+    }
+
+    /// m samples of N(mean, L Lᵀ), as their group statistics: `x_i = mean + L z_i`.
+    fn draw(
+        &self,
+        rng: &mut Xoshiro256PlusPlus,
+        m: usize,
+        mean: &DVector<f64>,
+        factor: &DMatrix<f64>,
+        scratch: &mut Vec<f64>,
+    ) -> GroupD {
+        if m == 0 {
+            return GroupD { count: 0, mean: DVector::zeros(self.rank), ss: DMatrix::zeros(self.rank, self.rank) };
+        }
+        let (z_mean, ss_z) = self.standard_group(rng, m, scratch);
         GroupD { count: m, mean: mean + factor * z_mean, ss: factor * ss_z * factor.transpose() }
+    }
+
+    /// Replace's refit without forming the fitted covariance: with `x_i = m + L z_i`, the fit is
+    /// `m' = m + L z̄` and `Σ̂ = L (S_z/D) Lᵀ`, so its Cholesky factor is `L' = L C` with `C C ᵀ = S_z/D`,
+    /// the factor of a well-conditioned Wishart matrix, and `ln det Σ̂ = ln det Σ̂_prev + 2 Σ ln C_ii`.
+    /// Forming `Σ̂` instead squares the condition number of L, which after a long collapse (κ(L) ~ 10⁸)
+    /// makes its factorisation fail although the law of the path is perfectly well defined.
+    fn refit_replace(&self, path: &mut MatrixPath, scratch: &mut Vec<f64>) -> Result<(), ()> {
+        let (z_mean, ss_z) = self.standard_group(&mut path.rng, self.n, scratch);
+        let c = (ss_z / self.estimator.divisor(self.n)).cholesky().ok_or(())?.l();
+        path.mean += &path.factor * z_mean;
+        path.log_det += 2.0 * c.diagonal().iter().map(|v| v.ln()).sum::<f64>();
+        path.factor = &path.factor * c;
+        Ok(())
     }
 
     fn fit(&self, path: &mut MatrixPath, training: &GroupD) -> Result<(), ()> {
@@ -687,7 +714,7 @@ impl Engine for Matrix {
     fn step(&self, path: &mut MatrixPath, k: usize, scratch: &mut Vec<f64>) -> Result<(), ()> {
         let n = self.n;
         let training = match self.kind {
-            Kind::Replace => self.draw(&mut path.rng, n, &path.mean, &path.factor, scratch),
+            Kind::Replace => return self.refit_replace(path, scratch),
             Kind::Accumulate => {
                 let generated = self.draw(&mut path.rng, n, &path.mean, &path.factor, scratch);
                 let pooled = match path.pool.take() {
