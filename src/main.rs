@@ -25,6 +25,25 @@ use std::process::ExitCode;
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
+    /// Worker threads for parallel work (Monte Carlo, CPU training and sampling, metrics) [default: one
+    /// per core]. The numbers do not depend on it.
+    #[arg(long, global = true, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+}
+
+/// The most `--threads` accepted.
+const MAX_THREADS: usize = 1024;
+
+/// `--threads N`: the global rayon pool every parallel command runs on.
+fn set_threads(threads: Option<usize>) -> Result<(), Failure> {
+    let Some(n) = threads else { return Ok(()) };
+    if !(1..=MAX_THREADS).contains(&n) {
+        return Err(failure(2, format!("invalid threads = {n}: allowed 1 to {MAX_THREADS}")));
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global()
+        .map_err(|e| failure(1, format!("cannot start {n} worker threads: {e}")))
 }
 
 #[derive(Subcommand)]
@@ -366,7 +385,7 @@ pub(crate) fn failure(code: u8, e: impl std::fmt::Display) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match dispatch(cli.command) {
+    match set_threads(cli.threads).and_then(|()| dispatch(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("error: {}", f.message);
