@@ -14,6 +14,7 @@ use flowcollapse::experiment::reflow::driver::{
 use flowcollapse::experiment::reflow::{evaluate, Arm, GenerationEval, ReflowConfig, ReflowParams, TrainSummary};
 use flowcollapse::experiment::train::{self as run, resolved, Device, Interrupt, LoopEnd, TrainParams};
 use flowcollapse::metrics::PrecisionRecallParams;
+use flowcollapse::report::lock::{is_empty_but_lock, DirLock};
 use flowcollapse::report::reflow_run;
 use flowcollapse::report::train_run::TrainRun;
 use flowcollapse::train::{persist, Backend, Mlp, TrainState, Trainer};
@@ -193,7 +194,10 @@ fn reflow_on<B: Backend + Clone>(args: &ReflowArgs, backend: B) -> Result<(), Fa
     config.run.train.mlp.dim = data.dim();
     let mlp = Mlp::new(config.run.train.mlp.clone()).map_err(|e| failure(2, e))?;
     let from_state = from.as_ref().map(|f| load_model1(&f.checkpoint, &mlp)).transpose()?;
-    if !resuming && dir.exists() && std::fs::read_dir(&dir).map_err(|e| failure(2, e))?.next().is_some() {
+    let not_empty = |dir: &Path| -> Result<bool, Failure> {
+        Ok(dir.exists() && !is_empty_but_lock(dir).map_err(|e| failure(2, format!("{}: {e}", dir.display())))?)
+    };
+    if !resuming && not_empty(&dir)? && !DirLock::is_held(&dir) {
         return Err(failure(2, format!("invalid out = {}: allowed a new or empty directory", dir.display())));
     }
     let real = load_reference(&config.run, config.eval_samples).map_err(|e| failure(2, e))?;
@@ -207,7 +211,11 @@ fn reflow_on<B: Backend + Clone>(args: &ReflowArgs, backend: B) -> Result<(), Fa
             100.0 * delta.powf(config.steps as f64)
         );
     }
-    std::fs::create_dir_all(&dir).map_err(|e| failure(2, format!("invalid out = {}: {e}", dir.display())))?;
+    // One writer per directory: lock, then look again (another run may have started here meanwhile).
+    let _lock = DirLock::acquire(&dir).map_err(|e| failure(2, format!("invalid out: {e}")))?;
+    if !resuming && not_empty(&dir)? {
+        return Err(failure(2, format!("invalid out = {}: allowed a new or empty directory", dir.display())));
+    }
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let mut manifest = json!({
         "command": "reflow",

@@ -114,8 +114,9 @@ impl TrainFlags {
 
 impl From<TrainRunError> for Failure {
     fn from(e: TrainRunError) -> Self {
-        // A checkpoint that cannot be read back is the user's input (exit 2); the rest are failures.
-        let code = if matches!(e, TrainRunError::Checkpoint(_)) { 2 } else { 1 };
+        // A checkpoint that cannot be read back, or a directory another run holds, is the user's input (exit
+        // 2); the rest are failures.
+        let code = if matches!(e, TrainRunError::Checkpoint(_) | TrainRunError::Locked(_)) { 2 } else { 1 };
         failure(code, e)
     }
 }
@@ -221,6 +222,7 @@ fn prepare_fresh<B: Backend>(args: &TrainArgs, jsonl: bool, backend: B) -> Resul
     });
     let run = TrainRun::create(&dir, mlp, manifest, on_log(jsonl, config.steps, 0)).map_err(|e| match e {
         TrainRunError::Io { .. } => failure(2, format!("invalid out: {e} (allowed: a new or empty directory)")),
+        TrainRunError::Locked(_) => failure(2, format!("invalid out: {e}")),
         other => other.into(),
     })?;
     Ok(Prepared { config, data, run, trainer })

@@ -3,6 +3,7 @@
 pub mod atomic;
 pub mod figures;
 pub mod grid;
+pub mod lock;
 pub mod page;
 pub mod plot;
 pub mod records;

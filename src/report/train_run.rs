@@ -9,6 +9,7 @@
 //! - at the end: `loss.png`/`.svg` and, for image data, `samples.png` (EMA weights, K-step Euler).
 
 use super::atomic::write_atomic;
+use super::lock::{is_empty_but_lock, DirLock, LockError};
 use super::plot::{render, Chart, Scale, Series};
 use super::records::to_csv;
 use crate::checkpoint::{Checkpoint, CheckpointError};
@@ -30,6 +31,8 @@ pub enum TrainRunError {
     Checkpoint(#[from] CheckpointError),
     #[error("{path}: {message}")]
     Io { path: PathBuf, message: String },
+    #[error(transparent)]
+    Locked(#[from] LockError),
 }
 
 fn io(path: &Path, e: impl std::fmt::Display) -> TrainRunError {
@@ -44,6 +47,8 @@ pub struct TrainRun {
     records: Vec<TrainRecord>,
     /// Called for every logged step after it is recorded (progress bar, JSON lines).
     on_log: Box<dyn FnMut(&TrainRecord)>,
+    /// This process's exclusive hold on the directory.
+    _lock: DirLock,
 }
 
 impl TrainRun {
@@ -54,12 +59,13 @@ impl TrainRun {
         mut manifest: Value,
         on_log: Box<dyn FnMut(&TrainRecord)>,
     ) -> Result<Self, TrainRunError> {
-        if dir.exists() && std::fs::read_dir(dir).map_err(|e| io(dir, e))?.next().is_some() {
+        // Lock first, so that a directory another process is filling is reported as such, then look inside.
+        let lock = DirLock::acquire(dir)?;
+        if !is_empty_but_lock(dir).map_err(|e| io(dir, e))? {
             return Err(io(dir, "exists and is not empty (use --resume to continue a run)"));
         }
-        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
         manifest["status"] = json!("running");
-        let run = TrainRun { dir: dir.to_path_buf(), mlp, manifest, records: Vec::new(), on_log };
+        let run = TrainRun { dir: dir.to_path_buf(), mlp, manifest, records: Vec::new(), on_log, _lock: lock };
         run.write_manifest()?;
         Ok(run)
     }
@@ -87,8 +93,9 @@ impl TrainRun {
         records: Vec<TrainRecord>,
         on_log: Box<dyn FnMut(&TrainRecord)>,
     ) -> Result<Self, TrainRunError> {
+        let lock = DirLock::acquire(dir)?;
         manifest["status"] = json!("running");
-        let run = TrainRun { dir: dir.to_path_buf(), mlp, manifest, records, on_log };
+        let run = TrainRun { dir: dir.to_path_buf(), mlp, manifest, records, on_log, _lock: lock };
         run.write_manifest()?;
         Ok(run)
     }
