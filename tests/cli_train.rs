@@ -109,6 +109,7 @@ fn bad_input_exits_2() {
         (&["--data", "gaussian", "--spectrum", "4,-1"], "spectrum"),
         (&["--data", "gaussian", "--downsample"], "downsample"),
         (&["--config", "unknown.toml"], "learning_rate"),
+        (&["--max-loss-ratio", "0.5"], "invalid max-loss-ratio = 0.5: allowed a finite ratio > 1"),
     ];
     assert_rejected("train", cases, tmp.path());
     // Resuming: a directory without a run, and flags that would change the run.
@@ -123,4 +124,25 @@ fn bad_input_exits_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
+}
+
+/// Learning rate 1 without clipping blows the loss up to ~10⁵ while staying finite: the divergence guard
+/// stops the run (exit 1, status `diverged`, the flag named); with the guard off the same run completes.
+#[test]
+fn an_exploding_finite_loss_stops_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let args = ["train", "--data", "gaussian", "--hidden", "64,64", "--steps", "300", "--lr", "1", "--clip", "0"];
+    let out = flowcollapse(&[&args[..], &["--out", "guarded"]].concat(), tmp.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("times the zero field's loss") && stderr.contains("--max-loss-ratio"), "{stderr}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("guarded/manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["status"], "diverged");
+    let records = jsonl(flowcollapse(
+        &[&args[..], &["--max-loss-ratio", "0", "--log-every", "50", "--out", "free", "--format", "jsonl"]].concat(),
+        tmp.path(),
+    ));
+    let worst = records.iter().filter_map(|r| r["loss"].as_f64()).fold(0.0, f64::max);
+    assert!(worst > 1e4 && worst.is_finite(), "without the guard the loss explodes finitely: {worst}");
 }

@@ -133,3 +133,26 @@ fn bad_settings_and_states_are_errors_naming_the_field() {
     }
     assert_eq!(trainer.state().unwrap(), good, "a rejected state changes nothing");
 }
+
+/// The divergence guard compares the batch's loss with the zero field's, `mean (x1 − x0)²` of the same batch,
+/// recomputed here from the pair source: a fresh network's loss is a little above it (E(v − u)² =
+/// E u² + E v² − 2 E uv with small v), so a ratio just above 1 must stop step 0, and the default must not.
+#[test]
+fn the_divergence_guard_measures_the_zero_fields_loss_on_the_batch() {
+    use flowcollapse::train::PairSource;
+    let data = dataset(500);
+    let tight = TrainConfig { optim: OptimConfig { max_loss_ratio: Some(1.0 + 1e-9), ..config().optim }, ..config() };
+    let mut trainer = Trainer::new(CpuBackend::new(), tight).unwrap();
+    let mut pairs = IndependentPairs::new(&data, DIM, 5).unwrap();
+    let err = trainer.step(&mut pairs).unwrap_err();
+    let TrainError::Exploding { step, loss, zero, .. } = err else { panic!("{err}") };
+    let (mut x0, mut x1) = (vec![0.0f32; 64 * DIM], vec![0.0f32; 64 * DIM]);
+    IndependentPairs::new(&data, DIM, 5).unwrap().fill(0, &mut x0, &mut x1);
+    let exact = x0.iter().zip(&x1).map(|(&a, &b)| ((b - a) as f64).powi(2)).sum::<f64>() / x0.len() as f64;
+    assert_eq!(step, 0);
+    assert!((zero - exact).abs() <= 1e-6 * exact, "zero-field loss {zero} against {exact}");
+    assert!(loss > zero && loss < 2.0 * zero, "a fresh network: loss {loss}, zero field {zero}");
+    assert_eq!(trainer.step_count(), 0, "nothing was updated");
+    let mut relaxed = Trainer::new(CpuBackend::new(), config()).unwrap();
+    assert!(relaxed.step(&mut pairs).is_ok(), "the default guard (100×) lets a fresh network train");
+}

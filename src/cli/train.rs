@@ -60,6 +60,10 @@ pub struct TrainFlags {
     /// Largest global gradient norm; 0 turns clipping off [default: 1]
     #[arg(long)]
     clip: Option<f32>,
+    /// Divergence guard: stop when a batch's loss exceeds R times the loss of the zero velocity field on
+    /// that batch (mean u²), as for a NaN loss; 0 turns it off [default: 100]
+    #[arg(long, value_name = "R")]
+    max_loss_ratio: Option<f64>,
     /// Seed of the initialisation, the batches and the noise [default: 0]
     #[arg(long)]
     seed: Option<u64>,
@@ -103,6 +107,7 @@ impl TrainFlags {
             lr: self.lr,
             ema: self.ema,
             clip: self.clip,
+            max_loss_ratio: self.max_loss_ratio,
             seed: self.seed,
             device: self.device.clone(),
             log_every: self.log_every,
@@ -190,7 +195,9 @@ fn train_on<B: Backend>(args: &TrainArgs, backend: B) -> Result<(), Failure> {
             };
             print_stdout(&text)
         }
-        Err(TrainRunError::Train(e @ (TrainError::NonFinite { .. } | TrainError::NonFiniteState { .. }))) => {
+        Err(TrainRunError::Train(
+            e @ (TrainError::NonFinite { .. } | TrainError::NonFiniteState { .. } | TrainError::Exploding { .. }),
+        )) => {
             let dir = run.finish("diverged", |_| Ok(()))?;
             let last_good = match run.manifest_mut().get("checkpoint_step").cloned() {
                 Some(step) if dir.join(CHECKPOINT).exists() => {

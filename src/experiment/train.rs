@@ -45,6 +45,8 @@ pub struct TrainParams {
     pub ema: Option<f32>,
     /// Largest gradient norm; 0 turns clipping off.
     pub clip: Option<f32>,
+    /// The divergence guard (loss over the zero field's loss); 0 turns it off.
+    pub max_loss_ratio: Option<f64>,
     pub seed: Option<u64>,
     pub device: Option<String>,
     pub log_every: Option<u64>,
@@ -69,6 +71,7 @@ impl TrainParams {
             lr: over.lr.or(self.lr),
             ema: over.ema.or(self.ema),
             clip: over.clip.or(self.clip),
+            max_loss_ratio: over.max_loss_ratio.or(self.max_loss_ratio),
             seed: over.seed.or(self.seed),
             device: over.device.or(self.device),
             log_every: over.log_every.or(self.log_every),
@@ -127,6 +130,11 @@ impl TrainParams {
                 Some(0.0) => None,
                 Some(c) => Some(c),
             },
+            max_loss_ratio: match self.max_loss_ratio {
+                None => defaults.max_loss_ratio,
+                Some(0.0) => None,
+                Some(r) => Some(r),
+            },
             ..defaults
         };
         let train = TrainConfig {
@@ -179,6 +187,7 @@ fn train_error(e: TrainError) -> ConfigError {
                 "optim.lr" => "lr",
                 "optim.clip" => "clip",
                 "optim.ema_decay" => "ema",
+                "optim.max_loss_ratio" => "max-loss-ratio",
                 other => other,
             };
             ConfigError::Invalid { field, value, allowed }
@@ -292,7 +301,7 @@ pub fn resolved(config: &TrainRunConfig, data: &Dataset) -> serde_json::Value {
         "mlp": { "dim": t.mlp.dim, "hidden": t.mlp.hidden, "embed": t.mlp.embed },
         "optim": {
             "lr": t.optim.lr, "beta1": t.optim.beta1, "beta2": t.optim.beta2, "eps": t.optim.eps,
-            "clip": t.optim.clip, "ema_decay": t.optim.ema_decay,
+            "clip": t.optim.clip, "ema_decay": t.optim.ema_decay, "max_loss_ratio": t.optim.max_loss_ratio,
         },
         "batch": t.batch,
         "seed": t.seed,

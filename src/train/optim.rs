@@ -19,11 +19,23 @@ pub struct OptimConfig {
     pub clip: Option<f32>,
     /// EMA decay δ, in [0, 1).
     pub ema_decay: f32,
+    /// The divergence guard R (finite, > 1), or `None` for none: a step whose loss exceeds R times the loss
+    /// of the zero field on the same batch (`mean u²`) stops training like a non-finite loss. Flow matching
+    /// starts near that scale (a fresh network predicts small velocities), so only a blow-up crosses it.
+    pub max_loss_ratio: Option<f64>,
 }
 
 impl Default for OptimConfig {
     fn default() -> Self {
-        OptimConfig { lr: 5e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, clip: Some(1.0), ema_decay: 0.999 }
+        OptimConfig {
+            lr: 5e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            clip: Some(1.0),
+            ema_decay: 0.999,
+            max_loss_ratio: Some(Self::DEFAULT_MAX_LOSS_RATIO),
+        }
     }
 }
 
@@ -36,6 +48,9 @@ fn check(field: &'static str, value: f32, ok: bool, allowed: &str) -> Result<(),
 }
 
 impl OptimConfig {
+    /// The default divergence guard: 100 times the zero field's loss.
+    pub const DEFAULT_MAX_LOSS_RATIO: f64 = 100.0;
+
     /// Check every field against its allowed range (NaN is never allowed).
     pub fn validate(&self) -> Result<(), TrainError> {
         check("optim.lr", self.lr, self.lr > 0.0 && self.lr <= 1.0, "(0, 1]")?;
@@ -45,7 +60,15 @@ impl OptimConfig {
         if let Some(c) = self.clip {
             check("optim.clip", c, c > 0.0 && c.is_finite(), "a finite number > 0, or none")?;
         }
-        check("optim.ema_decay", self.ema_decay, (0.0..1.0).contains(&self.ema_decay), "[0, 1)")
+        check("optim.ema_decay", self.ema_decay, (0.0..1.0).contains(&self.ema_decay), "[0, 1)")?;
+        match self.max_loss_ratio {
+            Some(r) if !(r.is_finite() && r > 1.0) => Err(TrainError::invalid(
+                "optim.max_loss_ratio",
+                r,
+                "a finite ratio > 1, or none (0 on the command line)",
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The scalars of update number `t` (t ≥ 1) for a gradient of squared norm `norm_sq`.

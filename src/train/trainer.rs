@@ -60,7 +60,7 @@ pub struct Trainer<B: Backend> {
     xt: B::Buf,
     u: B::Buf,
     dv: B::Buf,
-    /// Slot 0: the batch's loss; slot 1: the squared gradient norm.
+    /// Slot 0: the batch's loss; slot 1: the squared gradient norm; slot 2: the zero field's loss `mean u²`.
     scalars: B::Scalars,
     /// Draw batches on the device from uploaded row sets when the source allows it (see
     /// [`PairSource::device_parts`]); off on the CPU, where `fill` is the same work without a copy.
@@ -94,7 +94,7 @@ impl<B: Backend> Trainer<B> {
             xt: backend.zeros(rows * d)?,
             u: backend.zeros(rows * d)?,
             dv: backend.zeros(rows * d)?,
-            scalars: backend.scalars(2)?,
+            scalars: backend.scalars(3)?,
             device_pairs: backend.name() != "cpu",
             sets: Vec::new(),
             step: 0,
@@ -191,13 +191,19 @@ impl<B: Backend> Trainer<B> {
         )?;
         net::forward(b, &self.mlp, &self.params, &self.xt, &self.t, &mut self.ws)?;
         b.mse_loss(b.view(self.ws.output()), b.view(&self.u), b.view_mut(&mut self.dv), &mut self.scalars, 0)?;
+        b.sum_squares(b.view(&self.u), &mut self.scalars, 2, false)?;
         net::backward(b, &self.mlp, &self.params, &self.xt, &self.dv, &mut self.ws, &mut self.grads)?;
         // One pass over the flat gradient, then the step's only host round trip.
         b.sum_squares(b.view(&self.grads), &mut self.scalars, 1, false)?;
         let s = b.read_scalars(&self.scalars)?;
-        let (loss, norm_sq) = (s[0], s[1]);
+        let (loss, norm_sq, zero) = (s[0], s[1], s[2] / (self.config.batch * d) as f64);
         if !loss.is_finite() {
             return Err(TrainError::NonFinite { step, what: "loss", value: loss });
+        }
+        if let Some(ratio) = self.config.optim.max_loss_ratio {
+            if loss > ratio * zero {
+                return Err(TrainError::Exploding { step, loss, zero, ratio });
+            }
         }
         Ok((loss, norm_sq))
     }
