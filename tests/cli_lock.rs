@@ -77,3 +77,23 @@ fn reflow_refuses_a_directory_that_another_process_writes() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("invalid out"), "{stderr}");
 }
+
+/// Killed before its first checkpoint, a run resumes from step 0 and ends where a run that was never
+/// interrupted ends (the same checkpoint bytes).
+#[test]
+fn a_run_killed_before_its_first_checkpoint_resumes_from_step_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let settings = ["--data", "gaussian", "--hidden", "256,256", "--checkpoint-every", "100000", "--log-every", "10"];
+    let mut first = start(&[&["train", "--steps", "200000", "--out", "killed"], &settings[..]].concat(), tmp.path());
+    let dir = tmp.path().join("killed");
+    wait_for_lock(&dir);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(!dir.join("checkpoint.safetensors").exists(), "killed before the first checkpoint");
+    let resumed = flowcollapse(&["train", "--resume", "killed", "--steps", "20"], tmp.path());
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let whole = flowcollapse(&[&["train", "--steps", "20", "--out", "whole"], &settings[..]].concat(), tmp.path());
+    assert!(whole.status.success(), "{}", String::from_utf8_lossy(&whole.stderr));
+    let bytes = |d: &str| std::fs::read(tmp.path().join(d).join("checkpoint.safetensors")).unwrap();
+    assert!(bytes("killed") == bytes("whole"), "the resumed run differs from the uninterrupted one");
+}

@@ -345,6 +345,7 @@ fn train_model1<B: Backend + Clone>(
     };
     let mut run = if dir.join(CHECKPOINT).exists() {
         let (manifest, checkpoint, records) = TrainRun::reopen(&dir).map_err(|e| failure(2, e))?;
+        let checkpoint = checkpoint.expect("the checkpoint exists");
         let state = persist::from_checkpoint(&checkpoint, mlp, &dir.join(CHECKPOINT).display().to_string())
             .map_err(|e| failure(2, e))?;
         if manifest["status"] == "complete" && state.step == config.run.steps {

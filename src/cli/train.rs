@@ -253,15 +253,22 @@ fn prepare_resume<B: Backend>(args: &TrainArgs, dir: &Path, jsonl: bool, backend
     let data = run::load_data(&config).map_err(data_failure)?;
     config.train.mlp.dim = data.dim();
     let file = dir.join(CHECKPOINT).display().to_string();
-    let stored_mlp = persist::mlp_config(&checkpoint, &file).map_err(|e| failure(2, e))?;
-    if stored_mlp != config.train.mlp {
-        return Err(failure(
-            2,
-            format!("{file}: network {stored_mlp:?} does not match the run's {:?}", config.train.mlp),
-        ));
-    }
     let mlp = Mlp::new(config.train.mlp.clone()).map_err(|e| failure(2, e))?;
-    let state = persist::from_checkpoint(&checkpoint, &mlp, &file).map_err(|e| failure(2, e))?;
+    let mut trainer = Trainer::new(backend, config.train.clone()).map_err(|e| failure(2, e))?;
+    // Killed before its first checkpoint, a run starts again from step 0 (the seed gives the same start).
+    let state = match &checkpoint {
+        None => trainer.state().map_err(|e| failure(1, e))?,
+        Some(checkpoint) => {
+            let stored_mlp = persist::mlp_config(checkpoint, &file).map_err(|e| failure(2, e))?;
+            if stored_mlp != config.train.mlp {
+                return Err(failure(
+                    2,
+                    format!("{file}: network {stored_mlp:?} does not match the run's {:?}", config.train.mlp),
+                ));
+            }
+            persist::from_checkpoint(checkpoint, &mlp, &file).map_err(|e| failure(2, e))?
+        }
+    };
     if state.step > config.steps {
         return Err(ConfigError::invalid(
             "steps",
@@ -270,7 +277,6 @@ fn prepare_resume<B: Backend>(args: &TrainArgs, dir: &Path, jsonl: bool, backend
         )
         .into());
     }
-    let mut trainer = Trainer::new(backend, config.train.clone()).map_err(|e| failure(2, e))?;
     trainer.set_state(&state).map_err(|e| failure(2, format!("{file}: {e}")))?;
     let mut manifest = manifest;
     manifest["params"] = json!(params);

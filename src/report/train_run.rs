@@ -71,18 +71,23 @@ impl TrainRun {
     }
 
     /// Reopen the run in `dir`: its manifest, its checkpoint and the records up to the checkpoint's step.
-    pub fn reopen(dir: &Path) -> Result<(Value, Checkpoint, Vec<TrainRecord>), TrainRunError> {
+    /// A run killed before its first checkpoint has none: it resumes from step 0 (`None`, no records).
+    pub fn reopen(dir: &Path) -> Result<(Value, Option<Checkpoint>, Vec<TrainRecord>), TrainRunError> {
         let path = dir.join(MANIFEST);
         let text = std::fs::read(&path).map_err(|e| io(&path, e))?;
         let manifest: Value = serde_json::from_slice(&text).map_err(|e| io(&path, e))?;
-        let checkpoint = Checkpoint::load(&dir.join(CHECKPOINT))?;
+        let file = dir.join(CHECKPOINT);
+        if !file.exists() {
+            return Ok((manifest, None, Vec::new()));
+        }
+        let checkpoint = Checkpoint::load(&file)?;
         let step: u64 = checkpoint.meta("step", "an integer", CHECKPOINT)?;
         let path = dir.join(RECORDS);
         let records: Vec<TrainRecord> = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| io(&path, e))?,
             Err(_) => Vec::new(),
         };
-        Ok((manifest, checkpoint, records.into_iter().filter(|r| r.step <= step).collect()))
+        Ok((manifest, Some(checkpoint), records.into_iter().filter(|r| r.step <= step).collect()))
     }
 
     /// Continue a reopened run.
