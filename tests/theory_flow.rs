@@ -719,3 +719,60 @@ fn denoiser_is_the_optimal_dae_of_the_rescaled_point() {
     assert_vec_close(&denoiser(&cov, &m, &x, 0.0), &m, 1e-14, "D_0 = m");
     assert_vec_close(&denoiser(&cov, &m, &x, 1.0), &x, 1e-14, "D_1 = x");
 }
+
+/// For λ ≫ K² the Euler factors telescope: forward `β_K = (1 − h)·Π_{j≥1} t_{j+1}/t_j = K − 1`, reverse
+/// `γ_K = (1 − h)·(t_{K−1}/t_1)·(1 − h)/(h²λ) = (K − 1)/λ`, each to relative O(K²/λ); for λ ≪ 1/K² the
+/// identity `γ_K(λ) = β_K(1/λ)` swaps them. At λ = 10^±300 these are exact to far below f64 rounding, and the
+/// old `1 + δ a(t)` (tiny in reverse at t = 1/K) returned γ ≈ 10⁻¹⁷ instead of 10⁻³⁰⁰.
+#[test]
+fn euler_maps_are_accurate_at_extreme_eigenvalues() {
+    for steps in [2usize, 4, 8, 100] {
+        let k1 = (steps - 1) as f64;
+        for (lambda, forward, reverse) in [(1e300, k1, k1 * 1e-300), (1e-300, k1 * 1e-300, k1)] {
+            let f = solver_map(lambda, steps, Solver::Euler, Direction::Forward);
+            let r = solver_map(lambda, steps, Solver::Euler, Direction::Reverse);
+            for (what, got, want) in [("β", f.gain, forward), ("γ", r.gain, reverse), ("−mean", -r.mean, reverse)] {
+                assert!((got - want).abs() <= 1e-13 * want, "λ={lambda:e} K={steps} {what}: {got:e} vs {want:e}");
+            }
+            assert!((f.mean - 1.0).abs() <= 1e-13, "λ={lambda:e} K={steps}: the forward map keeps the mean");
+        }
+    }
+}
+
+/// Euler and Heun maps at λ = 10^±10 and 10^±300 against the products of their step factors written out here
+/// from the rational form `E(t, t′) = (t t′ λ + (1 − t)(1 − t′))/(t²λ + (1 − t)²)` (every term ≥ 0, so this
+/// f64 product is good to ~4K ulps): Heun's step is `½(1 + E_j E_{j+1})`, its last step Euler.
+#[test]
+fn solver_gains_match_their_factor_products_from_tiny_to_huge_eigenvalues() {
+    let factor = |lambda: f64, t: f64, u: f64| {
+        (t * u * lambda + (1.0 - t) * (1.0 - u)) / (t * t * lambda + (1.0 - t) * (1.0 - t))
+    };
+    for lambda in [1e-300, 1e-10, 0.3, 4.0, 1e10, 1e300] {
+        for steps in [1usize, 3, 8, 64] {
+            for direction in [Direction::Forward, Direction::Reverse] {
+                let node = |j: usize| match direction {
+                    Direction::Forward => j as f64 / steps as f64,
+                    Direction::Reverse => (steps - j) as f64 / steps as f64,
+                };
+                let euler: f64 = (0..steps).map(|j| factor(lambda, node(j), node(j + 1))).product();
+                let heun: f64 = (0..steps)
+                    .map(|j| {
+                        let e = factor(lambda, node(j), node(j + 1));
+                        if j + 1 < steps {
+                            0.5 * (1.0 + e * factor(lambda, node(j + 1), node(j + 2)))
+                        } else {
+                            e
+                        }
+                    })
+                    .product();
+                for (solver, want) in [(Solver::Euler, euler), (Solver::Heun, heun)] {
+                    let got = solver_map(lambda, steps, solver, direction).gain;
+                    assert!(
+                        (got - want).abs() <= 1e-12 * want.abs(),
+                        "λ={lambda:e} K={steps} {solver:?} {direction:?}: {got:e} vs {want:e}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -265,12 +265,33 @@ pub struct SolverMap {
     pub gain: f64,
 }
 
-/// Per-direction velocity as an affine function of the state `y = p μ + q z`, acting on the coefficient
-/// pair (p, q): `v = μ + a(y − tμ) = (1 − t a + a p) μ + (a q) z`.
+/// The factor `1 + δ a(t)` of one Euler step from node t to node `t′ = t + δ` (δ < 0 in reverse), in a form
+/// without cancellation.
+///
+/// # Formula
+/// `1 + δ a(t) = (t t′ λ + (1 − t)(1 − t′)) / (t²λ + (1 − t)²)`: substitute `a = (tλ − (1 − t))/s(t)²` and
+/// `t + δ = t′`. For t, t′ in [0, 1] both terms of the numerator are ≥ 0, so the factor is computed to a
+/// few ulps for every λ, where `1 + δa` loses all digits when it is tiny (reverse, t = 1/K, huge λ:
+/// `1 − a/K ≈ 1/(λ/K²)`). At λ = 0, t = 1 the field's gain is `a(1) = 1` ([`velocity_gain`]): `1 + δ`.
 #[inline]
-fn pair_velocity(lambda: f64, t: f64, (p, q): (f64, f64)) -> (f64, f64) {
-    let a = velocity_gain(lambda, t);
-    (1.0 - t * a + a * p, a * q)
+pub fn step_factor(lambda: f64, t: f64, t_next: f64) -> f64 {
+    let s2 = marginal_variance(lambda, t);
+    if s2 == 0.0 {
+        return 1.0 + (t_next - t);
+    }
+    (t * t_next * lambda + (1.0 - t) * (1.0 - t_next)) / s2
+}
+
+/// The mean's source term `1 − t a(t)` of the velocity `v = (1 − t a) μ + a y`, without cancellation.
+///
+/// # Formula
+/// `1 − t a(t) = (1 − t)/s(t)²` (0 at t = 1 for every λ, where `a(1) = 1`).
+#[inline]
+fn mean_source(lambda: f64, t: f64) -> f64 {
+    if t == 1.0 {
+        return 0.0;
+    }
+    (1.0 - t) / marginal_variance(lambda, t)
 }
 
 /// K solver steps on the exact field, per direction, as an affine map of (μ, start point).
@@ -280,24 +301,30 @@ fn pair_velocity(lambda: f64, t: f64, (p, q): (f64, f64)) -> (f64, f64) {
 /// `p_{j+1} = (1 + δa_j) p_j + δ(1 − t_j a_j)`, `q_{j+1} = (1 + δa_j) q_j`, `a_j = a(t_j)`; its solution is
 /// `p_j = t_j − q_j t_0`, so forward `α_K = p_K = 1` and `β_K = Π_{j<K} (1 + h a(j/K))`; in reverse
 /// `p_K = −γ_K`, `γ_K = Π_{j<K} (1 − h a((K−j)/K)) = β_K(1/λ)` for λ > 0. Heun per step multiplies q by
-/// `1 + (δ/2)(a_j + a_{j+1}) + (δ²/2) a_j a_{j+1}` (last step Euler). Worked values, λ = 4, Euler:
+/// `1 + (δ/2)(a_j + a_{j+1}) + (δ²/2) a_j a_{j+1} = ½(1 + E_j E_{j+1})` (last step Euler), with every factor
+/// `E_j = 1 + δ a_j` and source `1 − t_j a_j` in the cancellation-free forms of [`step_factor`], so the map
+/// is accurate for every λ (λ = 10³⁰⁰: the reverse gain is `(K − 1)/λ`). Worked values, λ = 4, Euler:
 /// `β_1 = 0`, `β_2 = 4/5`, `β_4 = 252/185` (`β_4² ≈ 1.8555`), `β_K → 2`
 /// (proofs/flow-euler.md, proofs/flow-inversion.md). Panics if K = 0.
 pub fn solver_map(lambda: f64, steps: usize, solver: Solver, direction: Direction) -> SolverMap {
     check_steps(steps);
     let delta = direction.step(steps);
+    let node = |j: usize| direction.node(j, steps);
     let (mut p, mut q) = (0.0, 1.0);
     for j in 0..steps {
-        let t = direction.node(j, steps);
-        let (dp1, dq1) = pair_velocity(lambda, t, (p, q));
+        // Euler: (p, q) ← (E_j p + δ c_j, E_j q) with E_j = 1 + δ a_j and c_j = 1 − t_j a_j, both in
+        // cancellation-free form ([`step_factor`], [`mean_source`]).
+        let (e, c) = (step_factor(lambda, node(j), node(j + 1)), mean_source(lambda, node(j)));
         if solver == Solver::Heun && j + 1 < steps {
-            let predictor = (p + delta * dp1, q + delta * dq1);
-            let (dp2, dq2) = pair_velocity(lambda, direction.node(j + 1, steps), predictor);
-            p += 0.5 * delta * (dp1 + dp2);
-            q += 0.5 * delta * (dq1 + dq2);
+            // Heun: q ← ½(1 + E_j F_j) q and p ← ½(1 + E_j F_j) p + (δ/2)(c_{j+1} + c_j F_j), F_j = 1 + δ a_{j+1}
+            // (the predictor's factor), which expands `x + (δ/2)(v(x, t_j) + v(x + δ v(x, t_j), t_{j+1}))`.
+            let (f, c_next) = (step_factor(lambda, node(j + 1), node(j + 2)), mean_source(lambda, node(j + 1)));
+            let heun = 0.5 * (1.0 + e * f);
+            p = heun * p + 0.5 * delta * (c_next + c * f);
+            q *= heun;
         } else {
-            p += delta * dp1;
-            q += delta * dq1;
+            p = e * p + delta * c;
+            q *= e;
         }
     }
     SolverMap { mean: p, gain: q }
@@ -356,7 +383,7 @@ pub fn direction_euler_straightness(lambda: f64, steps: usize) -> f64 {
         let a = velocity_gain(lambda, j as f64 * h);
         let deviation = a * beta + 1.0 - beta_end;
         total += deviation * deviation;
-        beta *= 1.0 + h * a;
+        beta *= step_factor(lambda, j as f64 * h, (j + 1) as f64 * h);
     }
     total / steps as f64
 }
@@ -565,5 +592,9 @@ pub fn inverted_mean(cov: &Covariance, m: &DVector<f64>, steps: usize, solver: S
 /// `Q diag(γ_K(λ_i)² λ_i) Qᵀ`; → I as K → ∞ when Σ ≻ 0. For Euler every entry is < 1: inverted real data is
 /// under-dispersed relative to N(0, I) with few steps (proofs/flow-inversion.md).
 pub fn inverted_covariance(cov: &Covariance, steps: usize, solver: Solver) -> DMatrix<f64> {
-    cov.with_spectrum(&per_direction(cov, |l| solver_map(l, steps, solver, Direction::Reverse).gain.powi(2) * l))
+    // (γ λ) γ rather than γ² λ: γ² underflows for λ near the top of f64's range (γ ≈ (K − 1)/λ).
+    cov.with_spectrum(&per_direction(cov, |l| {
+        let gamma = solver_map(l, steps, solver, Direction::Reverse).gain;
+        gamma * l * gamma
+    }))
 }
