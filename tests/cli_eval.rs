@@ -152,3 +152,18 @@ fn a_checkpoint_with_a_non_finite_value_is_rejected() {
         assert!(!tmp.path().join("s").exists());
     }
 }
+
+/// Asking for more reference images than the held-out split holds is refused, not silently truncated.
+#[test]
+fn more_reference_images_than_the_split_holds_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = flowcollapse(&["train", "--downsample", "--hidden", "8", "--steps", "2", "--out", "run"], tmp.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let held_out = embedded_fashion_mnist(Split::Test).unwrap().len();
+    let too_many = (held_out + 1).to_string();
+    let why = format!("invalid samples = {too_many}: allowed at most {held_out}");
+    assert_rejected("eval", &[(&["--run", "run", "--samples", &too_many], &why)], tmp.path());
+    let why = format!("invalid eval-samples = {too_many}: allowed at most {held_out}");
+    let reflow = ["--downsample", "--hidden", "8", "--model1-steps", "2", "--eval-samples", &too_many];
+    assert_rejected("reflow", &[(&reflow, &why)], tmp.path());
+}

@@ -5,7 +5,7 @@ use super::{failure, Failure, RunArgs};
 use clap::{Args, ValueEnum};
 use flowcollapse::checkpoint::{Checkpoint, Tensor};
 use flowcollapse::data::Shape;
-use flowcollapse::experiment::eval::{classifier_for, load_reference, EvalRecord, Reference};
+use flowcollapse::experiment::eval::{check_reference_size, classifier_for, load_reference, EvalRecord, Reference};
 use flowcollapse::experiment::train::{Device, TrainParams, TrainRunConfig};
 use flowcollapse::metrics::PrecisionRecallParams;
 use flowcollapse::report::figures::eval as figures;
@@ -254,6 +254,7 @@ fn eval_on<B: Backend>(b: &B, args: &EvalArgs) -> Result<(), Failure> {
     }
     let model = load_model(&args.model)?;
     let real = load_reference(&model.config, args.samples).map_err(|e| failure(2, e))?;
+    check_reference_size(&real, args.samples, "samples")?;
     let run = args.run.stage("eval")?;
     let pr = PrecisionRecallParams { k: args.knn, ..PrecisionRecallParams::default() };
     let classifier = classifier_for(&model.config, real.shape());

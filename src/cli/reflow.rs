@@ -7,7 +7,7 @@ use super::train::{on_log, TrainFlags};
 use super::{failure, print_stdout, Failure, Format, RunArgs};
 use clap::Args;
 use flowcollapse::checkpoint::Checkpoint;
-use flowcollapse::experiment::eval::{classifier_for, load_reference, Reference};
+use flowcollapse::experiment::eval::{check_reference_size, classifier_for, load_reference, Reference};
 use flowcollapse::experiment::reflow::driver::{
     ema_of, eval_samples, ArmEnd, Driver, Event, Layout, ReflowError, CHECKPOINT, EVALUATION, MODEL1,
 };
@@ -201,6 +201,7 @@ fn reflow_on<B: Backend + Clone>(args: &ReflowArgs, backend: B) -> Result<(), Fa
         return Err(failure(2, format!("invalid out = {}: allowed a new or empty directory", dir.display())));
     }
     let real = load_reference(&config.run, config.eval_samples).map_err(|e| failure(2, e))?;
+    check_reference_size(&real, config.eval_samples, "eval-samples")?;
     let delta = config.run.train.optim.ema_decay as f64;
     if delta > 0.0 && (config.steps as f64) * (1.0 - delta) < 3.0 {
         eprintln!(

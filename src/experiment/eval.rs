@@ -20,6 +20,19 @@ pub fn load_reference(config: &TrainRunConfig, limit: usize) -> Result<Dataset, 
     load_split(config, Split::Test, Some(limit), config.train.seed.wrapping_add(REFERENCE_SEED_OFFSET))
 }
 
+/// A reference of fewer held-out images than the `samples` asked for is an error naming `field` (the flag),
+/// not a silent truncation.
+pub fn check_reference_size(real: &Dataset, samples: usize, field: &'static str) -> Result<(), super::ConfigError> {
+    if real.len() < samples {
+        return Err(super::ConfigError::invalid(
+            field,
+            samples,
+            format!("at most {} (the held-out split of this data holds {} images)", real.len(), real.len()),
+        ));
+    }
+    Ok(())
+}
+
 /// The real set, with what every evaluation against it needs.
 pub struct Reference {
     pub data: Dataset,
