@@ -297,6 +297,14 @@ fn cli_rejects_bad_input_with_exit_code_2() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("invalid out = missing/c.safetensors"), "{stderr}");
+    // A directory that takes no files (even for root) is found out before the first epoch, not after it.
+    let start = std::time::Instant::now();
+    let out = flowcollapse(&["classifier", "--size", "14", "--out", "/proc/c.safetensors"], tmp.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("invalid out = /proc/c.safetensors: cannot write in /proc"), "{stderr}");
+    assert!(!stderr.contains("epoch"), "no training before the check: {stderr}");
+    assert!(start.elapsed().as_secs() < 10, "refused at once");
 }
 
 #[test]

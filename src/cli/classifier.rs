@@ -34,7 +34,8 @@ fn to_failure(e: ClassifierError) -> Failure {
     failure(code, e)
 }
 
-/// An error unless `out` can be a file: its directory exists and it is not itself a directory.
+/// An error unless `out` can be a file: its directory exists and takes files, and it is not itself a
+/// directory.
 fn check_out(out: &Path) -> Result<(), Failure> {
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -46,6 +47,11 @@ fn check_out(out: &Path) -> Result<(), Failure> {
             format!("invalid out = {}: allowed a file path in an existing directory", out.display()),
         ));
     }
+    // Training takes minutes: find out now, not after it, whether the file can be written there.
+    let probe = flowcollapse::report::atomic::temp_sibling(out);
+    std::fs::write(&probe, b"")
+        .map_err(|e| failure(2, format!("invalid out = {}: cannot write in {}: {e}", out.display(), dir.display())))?;
+    let _ = std::fs::remove_file(&probe);
     Ok(())
 }
 
