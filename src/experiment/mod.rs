@@ -10,6 +10,7 @@ pub mod flow;
 pub mod gaussian;
 pub mod input;
 pub mod linear_reflow;
+pub mod memory;
 pub mod reflow;
 pub mod train;
 

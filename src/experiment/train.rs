@@ -87,6 +87,8 @@ impl TrainParams {
             ("cifar10", Some(dir)) => DataChoice::Cifar10(dir.clone()),
             ("gaussian", None) => {
                 let spectrum = self.spectrum.clone().unwrap_or_else(|| DEFAULT_GAUSSIAN_SPECTRUM.to_vec());
+                let d = spectrum.len() as f64;
+                super::memory::check("spectrum", 4.0 * 8.0 * d * d, &format!("{} values: d × d matrices", d))?;
                 Covariance::from_spectrum(&spectrum)
                     .map_err(|source| ConfigError::Covariance { field: "spectrum", source })?;
                 DataChoice::Gaussian { spectrum }
@@ -149,6 +151,7 @@ impl TrainParams {
             seed: self.seed.unwrap_or(0),
         };
         train.validate().map_err(train_error)?;
+        check_memory(&data, downsample, self.images, &train)?;
         let device = Device::parse(self.device.as_deref())?;
         let every = |field: &'static str, value: Option<u64>, default: u64| match value.unwrap_or(default) {
             0 => Err(ConfigError::invalid(field, 0, "≥ 1 steps")),
@@ -174,6 +177,39 @@ impl TrainParams {
             sample_steps,
         })
     }
+}
+
+/// Refuse, before anything is allocated, a run that cannot fit in memory: the data as loaded (before
+/// downsampling), the network's five parameter-sized buffers (parameters, gradient, Adam's two moments,
+/// EMA) plus a checkpoint's copies of four of them, and one batch's activations and pairs, in f32.
+fn check_memory(
+    data: &DataChoice,
+    downsample: bool,
+    images: Option<usize>,
+    train: &TrainConfig,
+) -> Result<(), ConfigError> {
+    // Dimension and rows of the training split as the readers deliver it (IDX: MNIST's shape).
+    let (full_dim, split_rows) = match data {
+        DataChoice::Embedded => (784.0, 10_000.0),
+        DataChoice::Idx(_) => (784.0, 60_000.0),
+        DataChoice::Cifar10(_) => (3072.0, 50_000.0),
+        DataChoice::Gaussian { spectrum } => (spectrum.len() as f64, f64::INFINITY),
+    };
+    let rows = match (images, data) {
+        (Some(n), _) => (n as f64).min(split_rows),
+        (None, DataChoice::Gaussian { .. }) => DEFAULT_GAUSSIAN_IMAGES as f64,
+        (None, _) => split_rows,
+    };
+    let d = if downsample { full_dim / 4.0 } else { full_dim };
+    let (embed, hidden) = (train.mlp.embed as f64, &train.mlp.hidden);
+    let widths: Vec<f64> = std::iter::once(d + embed).chain(hidden.iter().map(|&h| h as f64)).chain([d]).collect();
+    let params: f64 = widths.windows(2).map(|w| (w[0] + 1.0) * w[1]).sum();
+    let batch = train.batch as f64;
+    let activations = batch * (embed + 4.0 * hidden.iter().map(|&h| h as f64).sum::<f64>() + 7.0 * d);
+    let data_values = rows * full_dim * if downsample { 1.25 } else { 1.0 };
+    let bytes = 4.0 * (13.0 * params + activations + data_values);
+    let what = format!("{params:.3e} parameters, batch {}, {rows} rows of {full_dim} values", train.batch);
+    super::memory::check("hidden/batch/images", bytes, &what)
 }
 
 /// A training error that is the user's to fix, as a config error named like the flag.
