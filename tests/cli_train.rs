@@ -146,3 +146,21 @@ fn an_exploding_finite_loss_stops_training() {
     let worst = records.iter().filter_map(|r| r["loss"].as_f64()).fold(0.0, f64::max);
     assert!(worst > 1e4 && worst.is_finite(), "without the guard the loss explodes finitely: {worst}");
 }
+
+/// A bad value in a resumed run's manifest (edited by hand, or written by another version) is reported as
+/// coming from the manifest, not as if the user had typed it.
+#[test]
+fn a_bad_value_in_the_manifest_of_a_resumed_run_names_the_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out =
+        flowcollapse(&["train", "--data", "gaussian", "--hidden", "8", "--steps", "5", "--out", "run"], tmp.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let path = tmp.path().join("run/manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    manifest["params"]["lr"] = serde_json::json!(5.0);
+    std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let out = flowcollapse(&["train", "--resume", "run", "--steps", "10"], tmp.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("run/manifest.json: the resumed run's settings: invalid lr = 5"), "{stderr}");
+}

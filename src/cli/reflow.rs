@@ -189,7 +189,13 @@ fn reflow_on<B: Backend + Clone>(args: &ReflowArgs, backend: B) -> Result<(), Fa
     };
     // Everything the user gave is checked before anything is written.
     let from = params.from.as_deref().map(open_from).transpose()?;
-    let mut config = params.validate(from.as_ref().map(|f| &f.params))?;
+    let mut config = params.validate(from.as_ref().map(|f| &f.params)).map_err(|e| {
+        if resuming {
+            failure(2, format!("{}: the resumed run's settings: {e}", dir.join("manifest.json").display()))
+        } else {
+            Failure::from(e)
+        }
+    })?;
     let data = run::load_data(&config.run).map_err(|e| failure(2, e))?;
     config.run.train.mlp.dim = data.dim();
     let mlp = Mlp::new(config.run.train.mlp.clone()).map_err(|e| failure(2, e))?;

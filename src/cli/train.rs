@@ -249,7 +249,11 @@ fn prepare_resume<B: Backend>(args: &TrainArgs, dir: &Path, jsonl: bool, backend
     let stored: TrainParams = serde_json::from_value(manifest["params"].clone())
         .map_err(|e| failure(2, format!("{}: params: {e}", dir.join("manifest.json").display())))?;
     let params = stored.overridden_by(TrainParams { steps: args.flags.steps, ..TrainParams::default() });
-    let mut config = params.validate()?;
+    // A bad value now is either --steps or the manifest's (edited, or from another version): say which.
+    let mut config = params.validate().map_err(|e| match &e {
+        ConfigError::Invalid { field: "steps", .. } if args.flags.steps.is_some() => Failure::from(e),
+        _ => failure(2, format!("{}: the resumed run's settings: {e}", dir.join("manifest.json").display())),
+    })?;
     let data = run::load_data(&config).map_err(data_failure)?;
     config.train.mlp.dim = data.dim();
     let file = dir.join(CHECKPOINT).display().to_string();
