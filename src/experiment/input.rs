@@ -60,9 +60,7 @@ pub fn covariance(spectrum: Option<&[f64]>, cov: Option<&Path>, default: &[f64])
             Err(ConfigError::invalid("cov", path.display(), "only one of --spectrum and --cov (both were given)"))
         }
         (Some(spectrum), None) => {
-            // The eigendecomposed Σ holds a d × d eigenvector matrix; its users make a few more.
-            let d = spectrum.len() as f64;
-            super::memory::check("spectrum", 4.0 * 8.0 * d * d, &format!("{} values: d × d matrices", spectrum.len()))?;
+            super::memory::check_spectrum(spectrum.len())?;
             Covariance::from_spectrum(spectrum).map_err(|source| ConfigError::Covariance { field: "spectrum", source })
         }
         (None, Some(path)) => Covariance::from_matrix(&read_matrix_csv(path)?)

@@ -25,6 +25,13 @@ pub fn human(bytes: f64) -> String {
     }
 }
 
+/// A covariance given by `d` eigenvalues: its eigendecomposition holds a d × d f64 matrix, and its users make
+/// a few more (four counted).
+pub fn check_spectrum(d: usize) -> Result<(), ConfigError> {
+    let d = d as f64;
+    check("spectrum", 4.0 * 8.0 * d * d, &format!("{d} values: d × d matrices"))
+}
+
 /// An error naming `field` (the flags that set the size) unless `bytes` fit in the available memory.
 pub fn check(field: &'static str, bytes: f64, what: &str) -> Result<(), ConfigError> {
     match available() {

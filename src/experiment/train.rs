@@ -87,8 +87,7 @@ impl TrainParams {
             ("cifar10", Some(dir)) => DataChoice::Cifar10(dir.clone()),
             ("gaussian", None) => {
                 let spectrum = self.spectrum.clone().unwrap_or_else(|| DEFAULT_GAUSSIAN_SPECTRUM.to_vec());
-                let d = spectrum.len() as f64;
-                super::memory::check("spectrum", 4.0 * 8.0 * d * d, &format!("{} values: d × d matrices", d))?;
+                super::memory::check_spectrum(spectrum.len())?;
                 Covariance::from_spectrum(&spectrum)
                     .map_err(|source| ConfigError::Covariance { field: "spectrum", source })?;
                 DataChoice::Gaussian { spectrum }

@@ -159,6 +159,13 @@ pub trait Backend {
     /// A name for reports ("cpu", "cuda:0").
     fn name(&self) -> String;
 
+    /// Whether buffers live in host memory that the host fills as cheaply as the device: the trainer then
+    /// fills batches on the host instead of uploading the data set once and drawing on the device (the same
+    /// numbers either way, see [`super::PairSource::device_parts`]).
+    fn host_batches(&self) -> bool {
+        false
+    }
+
     // ---- buffers -------------------------------------------------------------------------------------
 
     /// A buffer of `len` zeros.

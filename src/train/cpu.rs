@@ -95,6 +95,10 @@ impl Backend for CpuBackend {
         "cpu".into()
     }
 
+    fn host_batches(&self) -> bool {
+        true
+    }
+
     fn zeros(&self, len: usize) -> BResult<Vec<f32>> {
         Ok(vec![0.0; len])
     }

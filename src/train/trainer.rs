@@ -95,7 +95,7 @@ impl<B: Backend> Trainer<B> {
             u: backend.zeros(rows * d)?,
             dv: backend.zeros(rows * d)?,
             scalars: backend.scalars(3)?,
-            device_pairs: backend.name() != "cpu",
+            device_pairs: !backend.host_batches(),
             sets: Vec::new(),
             step: 0,
             ema_warm_up: true,
@@ -191,7 +191,9 @@ impl<B: Backend> Trainer<B> {
         )?;
         net::forward(b, &self.mlp, &self.params, &self.xt, &self.t, &mut self.ws)?;
         b.mse_loss(b.view(self.ws.output()), b.view(&self.u), b.view_mut(&mut self.dv), &mut self.scalars, 0)?;
-        b.sum_squares(b.view(&self.u), &mut self.scalars, 2, false)?;
+        if self.config.optim.max_loss_ratio.is_some() {
+            b.sum_squares(b.view(&self.u), &mut self.scalars, 2, false)?;
+        }
         net::backward(b, &self.mlp, &self.params, &self.xt, &self.dv, &mut self.ws, &mut self.grads)?;
         // One pass over the flat gradient, then the step's only host round trip.
         b.sum_squares(b.view(&self.grads), &mut self.scalars, 1, false)?;
