@@ -62,6 +62,13 @@ impl Estimator {
     ///
     /// # Formula
     /// MLE `(m − 1)/m`; unbiased `1` (the sum of squares has mean `(m − 1) σ²`).
+    ///
+    /// # Example
+    /// ```
+    /// use flowcollapse::theory::gaussian::Estimator;
+    /// assert_eq!(Estimator::Mle.factor(20), 0.95);
+    /// assert_eq!(Estimator::Unbiased.factor(20), 1.0);
+    /// ```
     pub fn factor(&self, m: usize) -> f64 {
         (m as f64 - 1.0) / self.divisor(m)
     }
@@ -87,6 +94,17 @@ const ASYMPTOTIC_FROM: f64 = 15.0;
 /// `ψ′(z) ≈ 1/z + 1/(2z²) + Σ_{j=1}^{7} B_{2j} / z^{2j+1}` (Bernoulli numbers B₂ = 1/6, B₄ = −1/30, …,
 /// B₁₄ = 7/6), whose truncation error at z = 15 is below 1e-18 relative. Checked against ψ′(1) = π²/6,
 /// ψ′(1/2) = π²/2 and numerical integration (proofs/gaussian-log-drift.md).
+///
+/// # Example
+/// Known values `ψ′(1) = π²/6`, `ψ′(1/2) = π²/2`, and the recurrence at a point below the series' range:
+/// ```
+/// use flowcollapse::theory::gaussian::trigamma;
+/// use std::f64::consts::PI;
+/// assert!((trigamma(1.0) / (PI * PI / 6.0) - 1.0).abs() < 1e-14);
+/// assert!((trigamma(0.5) / (PI * PI / 2.0) - 1.0).abs() < 1e-14);
+/// assert!((trigamma(0.3) - trigamma(1.3) - 1.0 / 0.09).abs() < 1e-12);
+/// assert!(trigamma(0.0).is_nan());
+/// ```
 pub fn trigamma(x: f64) -> f64 {
     if x.is_nan() || x <= 0.0 {
         return f64::NAN;
@@ -113,6 +131,15 @@ pub fn trigamma(x: f64) -> f64 {
 /// Recurrence `ψ″(x) = ψ″(x + 1) − 2/x³` up to `z ≥ 15`, then the derivative of [`trigamma`]'s series,
 /// `ψ″(z) ≈ −1/z² − 1/z³ − Σ_{j=1}^{7} (2j + 1) B_{2j} / z^{2j+2}`. Checked against
 /// ψ″(1) = −2ζ(3) and ψ″(1/2) = −14ζ(3) (proofs/gaussian-log-drift.md).
+///
+/// # Example
+/// `ψ″(1) = −2ζ(3)` and `ψ″(1/2) = −14ζ(3)`, ζ(3) = 1.2020569031595942 (Apéry's constant):
+/// ```
+/// use flowcollapse::theory::gaussian::tetragamma;
+/// let zeta3 = 1.2020569031595942;
+/// assert!((tetragamma(1.0) / (-2.0 * zeta3) - 1.0).abs() < 1e-14);
+/// assert!((tetragamma(0.5) / (-14.0 * zeta3) - 1.0).abs() < 1e-14);
+/// ```
 pub fn tetragamma(x: f64) -> f64 {
     if x.is_nan() || x <= 0.0 {
         return f64::NAN;
@@ -141,6 +168,16 @@ pub fn tetragamma(x: f64) -> f64 {
 /// # Formula
 /// `E[σ̂²_k] = σ² f^k` with the estimator's [factor](Estimator::factor) f: MLE `σ² ((n−1)/n)^k`,
 /// unbiased `σ²` (proofs/gaussian-expected-variance.md).
+///
+/// # Example
+/// n = 20, MLE: each generation multiplies the expected variance by 19/20 (0.95¹⁰ ≈ 0.59874 at k = 10); the
+/// unbiased estimator keeps it:
+/// ```
+/// use flowcollapse::theory::gaussian::{replace_expected_variance, Estimator};
+/// let v = replace_expected_variance(2.0, 20, Estimator::Mle, 10);
+/// assert!((v - 2.0 * 0.95f64.powi(10)).abs() < 1e-15);
+/// assert_eq!(replace_expected_variance(2.0, 20, Estimator::Unbiased, 10), 2.0);
+/// ```
 pub fn replace_expected_variance(sigma2: f64, n: usize, estimator: Estimator, k: usize) -> f64 {
     sigma2 * powu(estimator.factor(n), k)
 }
@@ -152,6 +189,17 @@ pub fn replace_expected_variance(sigma2: f64, n: usize, estimator: Estimator, k:
 /// The step is `ln(χ²_{n−1} / D)`, D the [divisor](Estimator::divisor) of n samples, and
 /// `E[ln χ²_ν] = ψ(ν/2) + ln 2`: MLE `ψ((n−1)/2) + ln(2/n)`, unbiased `ψ((n−1)/2) + ln(2/(n−1))`
 /// (ψ = digamma; proofs/gaussian-log-drift.md).
+///
+/// # Example
+/// n = 3 (ν = 2): `ψ(1) = −γ` (Euler–Mascheroni), so the MLE drift is `−γ + ln(2/3)` and the unbiased one
+/// `−γ`; the step variance is `ψ′(1) = π²/6`:
+/// ```
+/// use flowcollapse::theory::gaussian::{log_drift, log_step_variance, Estimator};
+/// let euler_gamma = 0.5772156649015329;
+/// assert!((log_drift(3, Estimator::Mle) - (-euler_gamma + (2.0f64 / 3.0).ln())).abs() < 1e-13);
+/// assert!((log_drift(3, Estimator::Unbiased) + euler_gamma).abs() < 1e-13);
+/// assert!((log_step_variance(3) - std::f64::consts::PI.powi(2) / 6.0).abs() < 1e-13);
+/// ```
 pub fn log_drift(n: usize, estimator: Estimator) -> f64 {
     digamma(0.5 * (n as f64 - 1.0)) + (2.0 / estimator.divisor(n)).ln()
 }
@@ -187,6 +235,16 @@ pub fn replace_log_variance_variance(n: usize, k: usize) -> f64 {
 /// `−ψ″((n−1)/2) / (6 ψ′((n−1)/2))`, i.e. `−κ₃/(6κ₂)` for the cumulants κ₂ = ψ′, κ₃ = ψ″ of one log step:
 /// the Edgeworth correction to the median of a sum of k i.i.d. steps (proofs/gaussian-log-drift.md).
 /// About `1/(3(n−1))` for large n.
+///
+/// # Example
+/// n = 3: `−ψ″(1)/(6ψ′(1)) = 2ζ(3)/π² ≈ 0.243587`; for large n close to `1/(3(n − 1))`:
+/// ```
+/// use flowcollapse::theory::gaussian::median_log_offset;
+/// let zeta3 = 1.2020569031595942;
+/// assert!((median_log_offset(3) - 2.0 * zeta3 / std::f64::consts::PI.powi(2)).abs() < 1e-13);
+/// let n = 1001;
+/// assert!((median_log_offset(n) * 3.0 * (n - 1) as f64 - 1.0).abs() < 2e-3);
+/// ```
 pub fn median_log_offset(n: usize) -> f64 {
     let half = 0.5 * (n as f64 - 1.0);
     -tetragamma(half) / (6.0 * trigamma(half))
@@ -200,6 +258,15 @@ pub fn median_log_offset(n: usize) -> f64 {
 /// and with the Edgeworth offset the error in `ln median` is O(1/k): at k = 1 (the worst case) the
 /// formula is high by 0.016 for n = 4, 0.0019 for n = 10, 0.0004 for n = 20 (proofs/gaussian-log-drift.md).
 /// The mean of `ln σ̂²_k` ([`replace_expected_log_variance`]) is exact.
+///
+/// # Example
+/// The unbiased refit keeps its mean at σ² while the median collapses (n = 20, k = 100: below 0.5% of σ²):
+/// ```
+/// use flowcollapse::theory::gaussian::{replace_expected_variance, replace_median_variance, Estimator};
+/// assert_eq!(replace_median_variance(1.0, 20, Estimator::Unbiased, 0), 1.0);
+/// assert_eq!(replace_expected_variance(1.0, 20, Estimator::Unbiased, 100), 1.0);
+/// assert!(replace_median_variance(1.0, 20, Estimator::Unbiased, 100) < 0.005);
+/// ```
 pub fn replace_median_variance(sigma2: f64, n: usize, estimator: Estimator, k: usize) -> f64 {
     if k == 0 {
         return sigma2;
@@ -212,6 +279,14 @@ pub fn replace_median_variance(sigma2: f64, n: usize, estimator: Estimator, k: u
 /// # Formula
 /// `(σ²/n) Σ_{j=0}^{k−1} f^j`: unbiased (f = 1) `k σ²/n`, growing without bound; MLE
 /// (f = (n−1)/n) `σ² (1 − ((n−1)/n)^k)`, bounded by σ² (proofs/gaussian-mean-error.md).
+///
+/// # Example
+/// n = 20, k = 100: unbiased `100/20 = 5` (unbounded), MLE `1 − 0.95¹⁰⁰` (below σ²):
+/// ```
+/// use flowcollapse::theory::gaussian::{replace_mean_error, Estimator};
+/// assert!((replace_mean_error(1.0, 20, Estimator::Unbiased, 100) - 5.0).abs() < 1e-14);
+/// assert!((replace_mean_error(1.0, 20, Estimator::Mle, 100) - (1.0 - 0.95f64.powi(100))).abs() < 1e-14);
+/// ```
 pub fn replace_mean_error(sigma2: f64, n: usize, estimator: Estimator, k: usize) -> f64 {
     match estimator {
         Estimator::Unbiased => k as f64 * sigma2 / n as f64,
@@ -226,6 +301,18 @@ pub fn replace_mean_error(sigma2: f64, n: usize, estimator: Estimator, k: usize)
 /// `Σ_{i=1}^{rank} ψ((n−i)/2) + rank · ln(2/D)`, D the [divisor](Estimator::divisor) of n samples, from
 /// Bartlett's decomposition of the Wishart matrix (proofs/gaussian-log-drift.md). Equals [`log_drift`]
 /// for rank 1.
+///
+/// # Example
+/// Rank 1 is [`log_drift`]; n = 3, rank 2, MLE: `ψ(1) + ψ(1/2) + 2 ln(2/3) = −2γ − 2 ln 3` (ψ(1/2) = −γ − 2 ln 2),
+/// with step variance `ψ′(1) + ψ′(1/2) = 2π²/3`:
+/// ```
+/// use flowcollapse::theory::gaussian::{log_det_drift, log_det_step_variance, log_drift, Estimator};
+/// assert_eq!(log_det_drift(20, 1, Estimator::Mle), log_drift(20, Estimator::Mle));
+/// let euler_gamma = 0.5772156649015329;
+/// assert!((log_det_drift(3, 2, Estimator::Mle) - (-2.0 * euler_gamma - 2.0 * 3f64.ln())).abs() < 1e-13);
+/// let pi2 = std::f64::consts::PI.powi(2);
+/// assert!((log_det_step_variance(3, 2) - 2.0 * pi2 / 3.0).abs() < 1e-13);
+/// ```
 pub fn log_det_drift(n: usize, rank: usize, estimator: Estimator) -> f64 {
     let digammas: f64 = (1..=rank).map(|i| digamma(0.5 * (n as f64 - i as f64))).sum();
     digammas + rank as f64 * (2.0 / estimator.divisor(n)).ln()
@@ -249,6 +336,16 @@ pub fn log_det_step_variance(n: usize, rank: usize) -> f64 {
 /// # Formula
 /// MLE `σ² Π_{j=1}^{k} (1 − 1/(n j²))`; unbiased `σ² Π_{j=2}^{k} (1 − 1/(j (j n − 1)))`
 /// (proofs/gaussian-accumulate-variance.md). O(k) operations.
+///
+/// # Example
+/// n = 4, MLE: the factors `1 − 1/(4j²)` are Wallis's, so the product is 3/4, then 45/64, and tends to 2/π:
+/// ```
+/// use flowcollapse::theory::gaussian::{accumulate_expected_variance, accumulate_variance_limit, Estimator};
+/// assert!((accumulate_expected_variance(1.0, 4, Estimator::Mle, 2) - 45.0 / 64.0).abs() < 1e-15);
+/// let limit = accumulate_variance_limit(1.0, 4, Estimator::Mle);
+/// assert!((limit - 2.0 / std::f64::consts::PI).abs() < 1e-15);
+/// assert!((accumulate_expected_variance(1.0, 4, Estimator::Mle, 100_000) / limit - 1.0).abs() < 1e-5);
+/// ```
 pub fn accumulate_expected_variance(sigma2: f64, n: usize, estimator: Estimator, k: usize) -> f64 {
     let mut v = sigma2;
     for j in 1..=k {
@@ -273,6 +370,16 @@ fn accumulate_variance_step(n: usize, estimator: Estimator, j: usize) -> f64 {
 /// MLE `σ² sin(π/√n) / (π/√n)` (Euler's product for the sine); unbiased
 /// `σ² Γ(2 − 1/n) / (Γ(2 − a) Γ(2 − b))` with `a, b = (1 ± √(1 + 4n)) / (2n)` the roots of
 /// `n x² − x − 1` (proofs/gaussian-accumulate-variance.md).
+///
+/// # Example
+/// The unbiased Gamma-function limit against the product itself, a million generations on (the tail of the
+/// product is about `1 − 1/(nk)`):
+/// ```
+/// use flowcollapse::theory::gaussian::{accumulate_expected_variance, accumulate_variance_limit, Estimator};
+/// let limit = accumulate_variance_limit(1.0, 4, Estimator::Unbiased);
+/// let product = accumulate_expected_variance(1.0, 4, Estimator::Unbiased, 1_000_000);
+/// assert!(limit < product && (product / limit - 1.0).abs() < 1e-6);
+/// ```
 pub fn accumulate_variance_limit(sigma2: f64, n: usize, estimator: Estimator) -> f64 {
     let nf = n as f64;
     match estimator {
@@ -294,6 +401,18 @@ pub fn accumulate_variance_limit(sigma2: f64, n: usize, estimator: Estimator) ->
 /// # Formula
 /// `(1/n) Σ_{j=0}^{k−1} E[σ̂²_j] / (j + 1)²` with `E[σ̂²_j]` from [`accumulate_expected_variance`]
 /// (proofs/gaussian-mean-error.md). O(k) operations.
+///
+/// # Example
+/// k = 1 and k = 2 by hand: `σ²/n`, then `(σ² + v_1/4)/n` with `v_1 = (1 − 1/n) σ²` (MLE); the bound of
+/// [`accumulate_mean_error_bound`] is attained at k = 1 and strict after:
+/// ```
+/// use flowcollapse::theory::gaussian::{accumulate_mean_error, accumulate_mean_error_bound, Estimator};
+/// let n = 20;
+/// assert!((accumulate_mean_error(1.0, n, Estimator::Mle, 1) - 0.05).abs() < 1e-16);
+/// assert!((accumulate_mean_error(1.0, n, Estimator::Mle, 2) - (1.0 + 0.95 / 4.0) / 20.0).abs() < 1e-16);
+/// assert_eq!(accumulate_mean_error(1.0, n, Estimator::Mle, 1), accumulate_mean_error_bound(1.0, n, 1));
+/// assert!(accumulate_mean_error(1.0, n, Estimator::Mle, 2) < accumulate_mean_error_bound(1.0, n, 2));
+/// ```
 pub fn accumulate_mean_error(sigma2: f64, n: usize, estimator: Estimator, k: usize) -> f64 {
     let (mut v, mut total) = (sigma2, 0.0);
     for j in 0..k {
@@ -315,6 +434,17 @@ const ACCUMULATE_TERMS: usize = 1 << 17;
 /// `v_∞ ψ′(K + 1)` and `v_K ψ′(K + 1)` (v_j is decreasing) and its midpoint is used, so the relative error
 /// is below 1e-10. For large n, C = π²/6 − π⁴/(120 n) + O(n⁻²) (MLE) and
 /// C = π²/6 − (π⁴/120 − π²/6 + 1)/n + O(n⁻²) (unbiased) (proofs/gaussian-mean-error.md).
+///
+/// # Example
+/// Below the often-quoted `(σ²/n) π²/6`, and for n = 1000 on the large-n expansion `π²/6 − π⁴/(120 n)`:
+/// ```
+/// use flowcollapse::theory::gaussian::{accumulate_mean_error_bound_limit, accumulate_mean_error_limit, Estimator};
+/// use std::f64::consts::PI;
+/// assert!(accumulate_mean_error_limit(1.0, 20, Estimator::Mle) < accumulate_mean_error_bound_limit(1.0, 20));
+/// let n = 1000;
+/// let c = accumulate_mean_error_limit(1.0, n, Estimator::Mle) * n as f64;
+/// assert!((c - (PI * PI / 6.0 - PI.powi(4) / (120.0 * n as f64))).abs() < 1e-5);
+/// ```
 pub fn accumulate_mean_error_limit(sigma2: f64, n: usize, estimator: Estimator) -> f64 {
     let head = accumulate_mean_error(sigma2, n, estimator, ACCUMULATE_TERMS);
     let v_k = accumulate_expected_variance(sigma2, n, estimator, ACCUMULATE_TERMS);
@@ -344,6 +474,13 @@ pub fn accumulate_mean_error_bound_limit(sigma2: f64, n: usize) -> f64 {
 /// The number of real samples in each Mix training set (k ≥ 1): `r = round(α n)`, halves away from zero,
 /// as in the Monte Carlo. Every Mix formula uses the realised fraction `a = r/n`, not α; with `r = 0`
 /// Mix is Replace.
+///
+/// # Example
+/// ```
+/// use flowcollapse::theory::gaussian::mix_real_count;
+/// assert_eq!(mix_real_count(0.5, 5), 3); // 2.5 rounds away from zero
+/// assert_eq!(mix_real_count(0.1, 4), 0); // no real sample: Mix is Replace
+/// ```
 pub fn mix_real_count(alpha: f64, n: usize) -> usize {
     (alpha * n as f64).round() as usize
 }
@@ -374,6 +511,22 @@ pub struct MixFixedPoint {
 /// | fixed | unbiased  | `(2n − r)(r − 1) / (q + r − n)` | `(3nr − 2n − 2r² + r) / (r (q + r − n))`      |
 ///
 /// (proofs/gaussian-mix.md). A fixed pool of one real sample (r = 1) collapses: the variance tends to 0.
+///
+/// # Example
+/// n = 20, α = 0.5 (r = 10, q = 290), MLE: fresh `290/310 = 29/31` and `20/310`, fixed `270/310` and
+/// `40/310`, reached by the exact recursion of [`expected_moments`]:
+/// ```
+/// use flowcollapse::theory::gaussian::{expected_moments, mix_fixed_point, Estimator};
+/// use flowcollapse::theory::{RealPool, Strategy};
+/// for (pool, v, m) in [(RealPool::Fresh, 290.0, 20.0), (RealPool::Fixed, 270.0, 40.0)] {
+///     let fixed = mix_fixed_point(1.0, 20, Estimator::Mle, 0.5, pool).unwrap();
+///     assert!((fixed.variance - v / 310.0).abs() < 1e-15 && (fixed.mean_error - m / 310.0).abs() < 1e-15);
+///     let last = expected_moments(20, Estimator::Mle, Strategy::Mix { alpha: 0.5, pool }, 100)[100];
+///     assert!((last.variance_ratio - fixed.variance).abs() < 1e-14);
+///     assert!((last.mean_error - fixed.mean_error).abs() < 1e-14);
+/// }
+/// assert!(mix_fixed_point(1.0, 20, Estimator::Mle, 0.01, RealPool::Fresh).is_none()); // r = 0
+/// ```
 pub fn mix_fixed_point(
     sigma2: f64,
     n: usize,
@@ -413,6 +566,24 @@ pub fn mix_fixed_point(
 /// MLE `1 − r/n` exactly; unbiased
 /// `(n − r)/(2n²) · [(2n − r) + √((2n − r)² − 4n²(n − r − 1)/(n − 1))]`, which is ≥ 1 − r/n
 /// (proofs/gaussian-mix.md).
+///
+/// # Example
+/// n = 20, r = 10: the spectral radius of the fresh-pool recursion's linear part, computed from its four
+/// coefficients, is `1 − r/n = 1/2` for MLE and ≈ 0.52401 for the unbiased estimator:
+/// ```
+/// use flowcollapse::theory::gaussian::{mix_rate, Estimator};
+/// let (n, r) = (20.0, 10.0);
+/// let a = r / n;
+/// for estimator in [Estimator::Mle, Estimator::Unbiased] {
+///     let d = estimator.divisor(20);
+///     // (v, m) ↦ ([((n−1)/n)(n−r) v + (r(n−r)/n) m] / D, (1−a)² m + (1−a) v / n)
+///     let (p, q) = ((n - 1.0) / n * (n - r) / d, r * (n - r) / n / d);
+///     let (u, w) = ((1.0 - a) / n, (1.0 - a).powi(2));
+///     let radius = 0.5 * ((p + w) + ((p - w).powi(2) + 4.0 * q * u).sqrt());
+///     assert!((mix_rate(20, estimator, 0.5) - radius).abs() < 1e-15);
+/// }
+/// assert_eq!(mix_rate(20, Estimator::Mle, 0.5), 0.5);
+/// ```
 pub fn mix_rate(n: usize, estimator: Estimator, alpha: f64) -> f64 {
     let (nf, r) = (n as f64, mix_real_count(alpha, n) as f64);
     match estimator {
@@ -455,6 +626,23 @@ pub struct ExpectedMoments {
 ///   `d_k = (1−a)² d_{k−1} + (1−a) v_{k−1} / n`, `d_0 = 1/r`, and `m_k = d_k + (1 − 2(1−a)^k) / r`.
 ///
 /// With r = 0, Mix is Replace.
+///
+/// # Example
+/// Model 1 fits n real samples under every strategy (`v_1 = (n − 1)/n`, `m_1 = 1/n` for MLE), and each
+/// strategy's recursion agrees with its own closed form:
+/// ```
+/// use flowcollapse::theory::gaussian::{accumulate_expected_variance, accumulate_mean_error};
+/// use flowcollapse::theory::gaussian::{expected_moments, Estimator};
+/// use flowcollapse::theory::{RealPool, Strategy};
+/// let fixed = Strategy::Mix { alpha: 0.5, pool: RealPool::Fixed };
+/// for strategy in [Strategy::Replace, Strategy::Accumulate, fixed] {
+///     let g1 = expected_moments(20, Estimator::Mle, strategy, 1)[1];
+///     assert!((g1.variance_ratio - 0.95).abs() < 1e-15 && (g1.mean_error - 0.05).abs() < 1e-15);
+/// }
+/// let acc = expected_moments(20, Estimator::Unbiased, Strategy::Accumulate, 50)[50];
+/// assert!((acc.variance_ratio - accumulate_expected_variance(1.0, 20, Estimator::Unbiased, 50)).abs() < 1e-15);
+/// assert!((acc.mean_error - accumulate_mean_error(1.0, 20, Estimator::Unbiased, 50)).abs() < 1e-15);
+/// ```
 pub fn expected_moments(
     n: usize,
     estimator: Estimator,
