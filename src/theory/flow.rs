@@ -30,6 +30,14 @@ use nalgebra::{DMatrix, DVector};
 use std::f64::consts::FRAC_PI_2;
 
 /// Which way a solver runs through time.
+///
+/// # Example
+/// ```
+/// use flowcollapse::theory::flow::Direction;
+/// assert_eq!((Direction::Forward.node(1, 4), Direction::Reverse.node(1, 4)), (0.25, 0.75));
+/// assert_eq!((Direction::Forward.step(4), Direction::Reverse.step(4)), (0.25, -0.25));
+/// assert_eq!((Direction::Reverse.start(), Direction::Reverse.end()), (1.0, 0.0));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// Sampling: from t = 0 (noise) to t = 1 (data); nodes `t_j = j/K`, signed step `+1/K`.
@@ -84,6 +92,12 @@ impl Solver {
     ///
     /// # Formula
     /// Euler `K`; Heun `2K − 1` (see [`Solver::Heun`]).
+    ///
+    /// # Example
+    /// ```
+    /// use flowcollapse::theory::flow::Solver;
+    /// assert_eq!((Solver::Euler.nfe(8), Solver::Heun.nfe(8), Solver::Heun.nfe(1)), (8, 15, 1));
+    /// ```
     pub fn nfe(self, steps: usize) -> usize {
         match self {
             Solver::Euler => steps,
@@ -113,6 +127,20 @@ fn check_dims(cov: &Covariance, v: &DVector<f64>, what: &str) {
 /// j = 0…K−1; returns `x_K`. With `v = 3t²` (no x dependence), Euler moves x by
 /// `Σ_j 3 t_j² δ = (K−1)(2K−1)/(2K²)` forward and `−(K+1)(2K+1)/(2K²)` in reverse, both → ±1
 /// (proofs/flow-euler.md). Panics if K = 0.
+///
+/// # Example
+/// The step convention on fields with known sums (K = 4): `v = 3t²` moves x by 21/32 forward and −45/32 in
+/// reverse; on `dx/dt = x` Heun multiplies by `(1 + h + h²/2)^{K−1} (1 + h)`:
+/// ```
+/// use flowcollapse::theory::flow::{integrate, Direction, Solver};
+/// use nalgebra::dvector;
+/// let field = |_: &nalgebra::DVector<f64>, t: f64| dvector![3.0 * t * t];
+/// let x = |d| integrate(field, &dvector![0.0], 4, Solver::Euler, d)[0];
+/// assert!((x(Direction::Forward) - 21.0 / 32.0).abs() < 1e-15);
+/// assert!((x(Direction::Reverse) + 45.0 / 32.0).abs() < 1e-15);
+/// let growth = integrate(|y, _| y.clone(), &dvector![1.0], 4, Solver::Heun, Direction::Forward)[0];
+/// assert!((growth - (1.0f64 + 0.25 + 0.03125).powi(3) * 1.25).abs() < 1e-14);
+/// ```
 pub fn integrate<F>(mut v: F, start: &DVector<f64>, steps: usize, solver: Solver, direction: Direction) -> DVector<f64>
 where
     F: FnMut(&DVector<f64>, f64) -> DVector<f64>,
@@ -176,6 +204,14 @@ pub fn marginal_variance(lambda: f64, t: f64) -> f64 {
 ///
 /// # Formula
 /// `s(t) = √(t²λ + (1−t)²)`, with `s(0) = 1`, `s(1) = √λ` (proofs/flow-velocity.md).
+///
+/// # Example
+/// λ = 1: the flow map is the identity, yet the path contracts to `s(1/2) = √½` half-way:
+/// ```
+/// use flowcollapse::theory::flow::trajectory_scale;
+/// assert_eq!((trajectory_scale(1.0, 0.0), trajectory_scale(4.0, 1.0)), (1.0, 2.0));
+/// assert!((trajectory_scale(1.0, 0.5) - 0.5f64.sqrt()).abs() < 1e-16);
+/// ```
 #[inline]
 pub fn trajectory_scale(lambda: f64, t: f64) -> f64 {
     marginal_variance(lambda, t).sqrt()
@@ -205,6 +241,16 @@ pub fn trajectory_speed(lambda: f64, t: f64) -> f64 {
 /// `−1/(1−t)`, which diverges as t → 1: the exact field of a singular Σ is discontinuous at t = 1 in its
 /// null directions (on a trajectory the velocity there is `μ − x0`, which x at t = 1 cannot see). This
 /// function returns the conditional expectation, `1`, at t = 1.
+///
+/// # Example
+/// λ = 4: `a(1/2) = (2 − 1/2)/(1 + 1/4) = 6/5`, and `a = s'/s` at any t:
+/// ```
+/// use flowcollapse::theory::flow::{trajectory_scale, trajectory_speed, velocity_gain};
+/// assert_eq!((velocity_gain(4.0, 0.0), velocity_gain(4.0, 1.0), velocity_gain(0.0, 1.0)), (-1.0, 1.0, 1.0));
+/// assert!((velocity_gain(4.0, 0.5) - 1.2).abs() < 1e-15);
+/// let t = 0.3;
+/// assert!((velocity_gain(4.0, t) - trajectory_speed(4.0, t) / trajectory_scale(4.0, t)).abs() < 1e-15);
+/// ```
 #[inline]
 pub fn velocity_gain(lambda: f64, t: f64) -> f64 {
     if t == 1.0 {
@@ -218,6 +264,13 @@ pub fn velocity_gain(lambda: f64, t: f64) -> f64 {
 /// # Formula
 /// `g(t) = tλ / (t²λ + (1−t)²)`, `g(0) = 0`, `g(1) = 1` for every λ (at t = 1, `D_1(x) = x`);
 /// `g(t) = 1 + (1−t) a(t)` (proofs/flow-denoiser.md).
+///
+/// # Example
+/// ```
+/// use flowcollapse::theory::flow::{denoiser_gain, velocity_gain};
+/// let (lambda, t) = (4.0, 0.3);
+/// assert!((denoiser_gain(lambda, t) - (1.0 + (1.0 - t) * velocity_gain(lambda, t))).abs() < 1e-15);
+/// ```
 #[inline]
 pub fn denoiser_gain(lambda: f64, t: f64) -> f64 {
     if t == 1.0 {
@@ -231,6 +284,13 @@ pub fn denoiser_gain(lambda: f64, t: f64) -> f64 {
 ///
 /// # Formula
 /// `s_t = ((1−t)/t)²` for t ∈ (0, 1]; +∞ at t = 0 (proofs/flow-denoiser.md).
+///
+/// # Example
+/// ```
+/// use flowcollapse::theory::flow::denoiser_noise_variance;
+/// assert_eq!((denoiser_noise_variance(0.5), denoiser_noise_variance(0.25)), (1.0, 9.0));
+/// assert_eq!(denoiser_noise_variance(0.0), f64::INFINITY);
+/// ```
 #[inline]
 pub fn denoiser_noise_variance(t: f64) -> f64 {
     let r = (1.0 - t) / t;
@@ -250,6 +310,15 @@ pub fn speed_energy(lambda: f64) -> f64 {
 /// # Formula
 /// `∫₀¹ (√λ − 1 − s'(t))² dt = (2 − π/2) √λ`; 0 only for λ = 0, `2 − π/2 ≈ 0.4292` for λ = 1,
 /// `4 − π ≈ 0.858407` for λ = 4 (proofs/flow-straightness.md).
+///
+/// # Example
+/// ```
+/// use flowcollapse::theory::flow::{direction_straightness, speed_energy};
+/// use std::f64::consts::PI;
+/// assert!((direction_straightness(4.0) - (4.0 - PI)).abs() < 1e-15);
+/// assert!((direction_straightness(1.0) - (2.0 - PI / 2.0)).abs() < 1e-15); // not 0
+/// assert!((speed_energy(4.0) - (5.0 - PI)).abs() < 1e-15);
+/// ```
 pub fn direction_straightness(lambda: f64) -> f64 {
     (2.0 - FRAC_PI_2) * lambda.sqrt()
 }
@@ -273,6 +342,19 @@ pub struct SolverMap {
 /// `t + δ = t′`. For t, t′ in [0, 1] both terms of the numerator are ≥ 0, so the factor is computed to a
 /// few ulps for every λ, where `1 + δa` loses all digits when it is tiny (reverse, t = 1/K, huge λ:
 /// `1 − a/K ≈ 1/(λ/K²)`). At λ = 0, t = 1 the field's gain is `a(1) = 1` ([`velocity_gain`]): `1 + δ`.
+///
+/// # Example
+/// Reverse step from t = 1/4 to 0 at λ = 10³⁰⁰: the factor is `0.75/s(1/4)² ≈ 1.2e-299`, while `1 + δa`
+/// rounds to exactly 0 (a(1/4) rounds to 4):
+/// ```
+/// use flowcollapse::theory::flow::{marginal_variance, step_factor, velocity_gain};
+/// let lambda = 1e300;
+/// let exact = 0.75 / marginal_variance(lambda, 0.25);
+/// assert!((step_factor(lambda, 0.25, 0.0) / exact - 1.0).abs() < 1e-15);
+/// assert_eq!(1.0 - 0.25 * velocity_gain(lambda, 0.25), 0.0);
+/// // Where nothing cancels the two forms agree.
+/// assert!((step_factor(4.0, 0.5, 0.75) - (1.0 + 0.25 * velocity_gain(4.0, 0.5))).abs() < 1e-15);
+/// ```
 #[inline]
 pub fn step_factor(lambda: f64, t: f64, t_next: f64) -> f64 {
     let s2 = marginal_variance(lambda, t);
@@ -306,6 +388,22 @@ fn mean_source(lambda: f64, t: f64) -> f64 {
 /// is accurate for every λ (λ = 10³⁰⁰: the reverse gain is `(K − 1)/λ`). Worked values, λ = 4, Euler:
 /// `β_1 = 0`, `β_2 = 4/5`, `β_4 = 252/185` (`β_4² ≈ 1.8555`), `β_K → 2`
 /// (proofs/flow-euler.md, proofs/flow-inversion.md). Panics if K = 0.
+///
+/// # Example
+/// λ = 4 by hand (`a(0) = −1`, `a(1/4) = 4/13`, `a(1/2) = 6/5`, `a(3/4) = 44/37`): Euler `β_2 = 4/5`,
+/// `β_4 = 252/185`, Heun `β_2 = 0.9 · 1.6 = 1.44`; the mean coefficient is 1; reverse Euler
+/// `γ_K(λ) = β_K(1/λ)`:
+/// ```
+/// use flowcollapse::theory::flow::{solver_map, Direction, Solver};
+/// let beta = |k, solver| solver_map(4.0, k, solver, Direction::Forward);
+/// assert!((beta(2, Solver::Euler).gain - 0.8).abs() < 1e-15);
+/// assert!((beta(4, Solver::Euler).gain - 252.0 / 185.0).abs() < 1e-15);
+/// assert!((beta(2, Solver::Heun).gain - 1.44).abs() < 1e-15);
+/// assert!((beta(4, Solver::Heun).mean - 1.0).abs() < 1e-15);
+/// let gamma = solver_map(4.0, 4, Solver::Euler, Direction::Reverse);
+/// let dual = solver_map(0.25, 4, Solver::Euler, Direction::Forward);
+/// assert!((gamma.gain - dual.gain).abs() < 1e-15 && (gamma.mean + gamma.gain).abs() < 1e-15);
+/// ```
 pub fn solver_map(lambda: f64, steps: usize, solver: Solver, direction: Direction) -> SolverMap {
     check_steps(steps);
     let delta = direction.step(steps);
@@ -336,6 +434,16 @@ pub fn solver_map(lambda: f64, steps: usize, solver: Solver, direction: Directio
 /// `β_K² = λ Π_{j<K} [1 − λh² / (s(t_j)² s(t_{j+1})²)]`, `t_j = j/K`, `h = 1/K`. Every factor lies in
 /// [0, 1), so `0 ≤ β_K² < λ` for λ > 0: few-step Euler always under-disperses; K = 1 gives 0
 /// (proofs/flow-euler.md).
+///
+/// # Example
+/// The product formula against the step product of [`solver_map`]:
+/// ```
+/// use flowcollapse::theory::flow::{euler_generated_variance, solver_map, Direction, Solver};
+/// assert_eq!(euler_generated_variance(4.0, 1), 0.0); // one step lands every sample on the mean
+/// assert!((euler_generated_variance(4.0, 4) - (252.0f64 / 185.0).powi(2)).abs() < 1e-14);
+/// let beta = solver_map(0.3, 7, Solver::Euler, Direction::Forward).gain;
+/// assert!((euler_generated_variance(0.3, 7) - beta * beta).abs() < 1e-15);
+/// ```
 pub fn euler_generated_variance(lambda: f64, steps: usize) -> f64 {
     check_steps(steps);
     let h = 1.0 / steps as f64;
@@ -354,6 +462,16 @@ pub fn euler_generated_variance(lambda: f64, steps: usize) -> f64 {
 /// # Formula
 /// `c(λ) = λ² ∫₀¹ s(t)⁻⁴ dt = λ + (π/4)(1 + λ)√λ`; relative deficit `c/λ = 1 + π(1 + λ)/(4√λ) ≥ 1 + π/2`
 /// (proofs/flow-euler.md). λ = 4: `4 + 5π/2 ≈ 11.854`.
+///
+/// # Example
+/// λ = 4, K = 10⁴: the deficit `4 − β_K² ≈ 0.0011854` is `c/K` to O(K⁻²):
+/// ```
+/// use flowcollapse::theory::flow::{euler_generated_variance, euler_variance_deficit_rate};
+/// let c = euler_variance_deficit_rate(4.0);
+/// assert!((c - (4.0 + 2.5 * std::f64::consts::PI)).abs() < 1e-14);
+/// let k = 10_000;
+/// assert!(((4.0 - euler_generated_variance(4.0, k)) * k as f64 / c - 1.0).abs() < 1e-3);
+/// ```
 pub fn euler_variance_deficit_rate(lambda: f64) -> f64 {
     lambda + 0.25 * std::f64::consts::PI * (1.0 + lambda) * lambda.sqrt()
 }
@@ -363,6 +481,20 @@ pub fn euler_variance_deficit_rate(lambda: f64) -> f64 {
 /// # Formula
 /// `β_K γ_K` (forward gain times reverse gain; the mean cancels). For Euler `0 ≤ β_K γ_K < 1`, → 1 as
 /// K → ∞; K = 1 gives 0 (proofs/flow-inversion.md).
+///
+/// # Example
+/// For Euler the forward and reverse factors share their numerators (`t t′λ + (1 − t)(1 − t′)` over the same
+/// node pairs) and their denominators differ by `s(1)²/s(0)² = λ`, so `γ_K = β_K/λ` and the round trip is
+/// `β_K²/λ`: it loses exactly the fraction of variance that sampling loses (λ = 4, K = 8: 0.68818):
+/// ```
+/// use flowcollapse::theory::flow::{euler_generated_variance, round_trip_gain, Solver};
+/// assert_eq!(round_trip_gain(4.0, 1, Solver::Euler), 0.0);
+/// for (lambda, k) in [(4.0, 8), (0.25, 8), (37.0, 3)] {
+///     let ratio = euler_generated_variance(lambda, k) / lambda;
+///     assert!((round_trip_gain(lambda, k, Solver::Euler) - ratio).abs() < 1e-14);
+/// }
+/// assert!((round_trip_gain(4.0, 8, Solver::Euler) - 0.68818).abs() < 1e-5);
+/// ```
 pub fn round_trip_gain(lambda: f64, steps: usize, solver: Solver) -> f64 {
     solver_map(lambda, steps, solver, Direction::Forward).gain
         * solver_map(lambda, steps, solver, Direction::Reverse).gain
@@ -375,6 +507,15 @@ pub fn round_trip_gain(lambda: f64, steps: usize, solver: Solver) -> f64 {
 /// `(1/K) Σ_{j<K} (a(t_j) β_j + 1 − β_K)²`, `β_j = Π_{i<j} (1 + h a(t_i))`; the mean component cancels.
 /// K = 1 gives 0; → [`direction_straightness`] as K → ∞ (proofs/flow-straightness.md). rfpp averages
 /// over coordinates as well, so its number for a d-dimensional sample is [`euler_straightness`] divided by d.
+///
+/// # Example
+/// λ = 4, K = 2 by hand: β = 1, 1/2, 4/5 and `a = −1, 6/5`, so the deviations are ∓0.8 and the mean square is
+/// 0.64:
+/// ```
+/// use flowcollapse::theory::flow::direction_euler_straightness;
+/// assert!((direction_euler_straightness(4.0, 2) - 0.64).abs() < 1e-15);
+/// assert_eq!(direction_euler_straightness(4.0, 1), 0.0);
+/// ```
 pub fn direction_euler_straightness(lambda: f64, steps: usize) -> f64 {
     let beta_end = solver_map(lambda, steps, Solver::Euler, Direction::Forward).gain;
     let h = 1.0 / steps as f64;
@@ -421,6 +562,17 @@ fn per_direction(cov: &Covariance, f: impl Fn(f64) -> f64) -> Vec<f64> {
 /// a = [`velocity_gain`]. `v(x, 0) = m − x`; `v(x, 1) = x` for every Σ (for a singular Σ the field is
 /// discontinuous at t = 1 in the null directions, see [`velocity_gain`]) (proofs/flow-velocity.md).
 /// Panics if t ∉ [0, 1] or the dimensions differ.
+///
+/// # Example
+/// The end points of the field for a non-diagonal Σ: `v(x, 0) = m − x`, `v(x, 1) = x`.
+/// ```
+/// use flowcollapse::theory::{flow::velocity, Covariance};
+/// use nalgebra::{dmatrix, dvector};
+/// let cov = Covariance::from_matrix(&dmatrix![2.0, 1.0; 1.0, 2.0]).unwrap();
+/// let (m, x) = (dvector![1.0, -1.0], dvector![0.3, 2.0]);
+/// assert!((velocity(&cov, &m, &x, 0.0) - (&m - &x)).amax() < 1e-15);
+/// assert!((velocity(&cov, &m, &x, 1.0) - &x).amax() < 1e-15);
+/// ```
 pub fn velocity(cov: &Covariance, m: &DVector<f64>, x: &DVector<f64>, t: f64) -> DVector<f64> {
     check_time(t);
     check_dims(cov, m, "m");
@@ -467,6 +619,22 @@ pub fn trajectory(cov: &Covariance, m: &DVector<f64>, x0: &DVector<f64>, t: f64)
 ///
 /// # Formula
 /// `x1 = m + Σ^{1/2} x0`, with the symmetric root `Σ^{1/2} = Q diag(√λ_i) Qᵀ` (proofs/flow-velocity.md).
+///
+/// # Example
+/// `Σ = [[2, 1], [1, 2]]` has `Σ^{1/2} = ½ [[√3 + 1, √3 − 1], [√3 − 1, √3 + 1]]`; the trajectory ends at the flow
+/// map and the inverse map undoes it:
+/// ```
+/// use flowcollapse::theory::flow::{flow_map, inverse_flow_map, trajectory};
+/// use flowcollapse::theory::Covariance;
+/// use nalgebra::{dmatrix, dvector};
+/// let cov = Covariance::from_matrix(&dmatrix![2.0, 1.0; 1.0, 2.0]).unwrap();
+/// let (m, x0) = (dvector![1.0, -1.0], dvector![1.0, 0.0]);
+/// let r3 = 3f64.sqrt();
+/// let x1 = flow_map(&cov, &m, &x0);
+/// assert!((&x1 - dvector![1.0 + (r3 + 1.0) / 2.0, -1.0 + (r3 - 1.0) / 2.0]).amax() < 1e-15);
+/// assert!((trajectory(&cov, &m, &x0, 1.0) - &x1).amax() < 1e-15);
+/// assert!((inverse_flow_map(&cov, &m, &x1) - x0).amax() < 1e-15);
+/// ```
 pub fn flow_map(cov: &Covariance, m: &DVector<f64>, x0: &DVector<f64>) -> DVector<f64> {
     check_dims(cov, m, "m");
     check_dims(cov, x0, "x0");
@@ -492,6 +660,21 @@ pub fn inverse_flow_map(cov: &Covariance, m: &DVector<f64>, x1: &DVector<f64>) -
 /// `D_t(x) = m + tΣ(t²Σ + (1−t)²I)⁻¹ (x − t m) = m + Q diag(g(λ_i, t)) Qᵀ (x − t m)`, g = [`denoiser_gain`].
 /// DAE reading: for t ∈ (0, 1], `D_t(x) = W (x/t) + b` with `(W, b) = optimal_dae(Σ, m, ((1−t)/t)²)`; and
 /// `v(x, t) = (D_t(x) − x)/(1 − t)` for t < 1 (proofs/flow-denoiser.md). `D_0(x) = m`, `D_1(x) = x`.
+///
+/// # Example
+/// The denoiser is the optimal DAE of [`crate::theory::dae`] at noise `((1 − t)/t)²` applied to `x/t`, and it
+/// gives the velocity:
+/// ```
+/// use flowcollapse::theory::{dae::optimal_dae, flow, Covariance};
+/// use nalgebra::{dmatrix, dvector};
+/// let sigma = dmatrix![2.0, 1.0; 1.0, 2.0];
+/// let cov = Covariance::from_matrix(&sigma).unwrap();
+/// let (m, x, t) = (dvector![1.0, -1.0], dvector![0.3, 2.0], 0.4);
+/// let d = flow::denoiser(&cov, &m, &x, t);
+/// let (w, b) = optimal_dae(&sigma, &m, flow::denoiser_noise_variance(t));
+/// assert!((&d - (w * (&x / t) + b)).amax() < 1e-14);
+/// assert!(((&d - &x) / (1.0 - t) - flow::velocity(&cov, &m, &x, t)).amax() < 1e-14);
+/// ```
 pub fn denoiser(cov: &Covariance, m: &DVector<f64>, x: &DVector<f64>, t: f64) -> DVector<f64> {
     check_time(t);
     check_dims(cov, m, "m");
@@ -516,6 +699,15 @@ pub fn denoiser_affine(cov: &Covariance, m: &DVector<f64>, t: f64) -> (DMatrix<f
 ///
 /// # Formula
 /// `(2 − π/2) Σ_i √λ_i = (2 − π/2) tr Σ^{1/2}`; independent of m (proofs/flow-straightness.md).
+///
+/// # Example
+/// ```
+/// use flowcollapse::theory::{flow::straightness, Covariance};
+/// use nalgebra::dmatrix;
+/// let cov = Covariance::from_matrix(&dmatrix![2.0, 1.0; 1.0, 2.0]).unwrap(); // eigenvalues 3 and 1
+/// let expected = (2.0 - std::f64::consts::FRAC_PI_2) * (3f64.sqrt() + 1.0);
+/// assert!((straightness(&cov) - expected).abs() < 1e-14);
+/// ```
 pub fn straightness(cov: &Covariance) -> f64 {
     cov.eigenvalues().iter().map(|&l| direction_straightness(l)).sum()
 }
@@ -526,6 +718,15 @@ pub fn straightness(cov: &Covariance) -> f64 {
 /// # Formula
 /// `Σ_i` [`direction_euler_straightness`]`(λ_i, K)`; independent of m; → [`straightness`] as K → ∞
 /// (proofs/flow-straightness.md). Divide by d for rfpp's per-coordinate mean.
+///
+/// # Example
+/// λ = 4 and 1/4 with K = 2 steps: 0.64 for λ = 4 (see [`direction_euler_straightness`]), and for λ = 1/4
+/// (β = 1, 1/2, 1/5; a = −1, −6/5) deviations −1 + 4/5 and −3/5 + 4/5, so (0.04 + 0.04)/2 = 0.04:
+/// ```
+/// use flowcollapse::theory::{flow::euler_straightness, Covariance};
+/// let cov = Covariance::from_spectrum(&[4.0, 0.25]).unwrap();
+/// assert!((euler_straightness(&cov, 2) - 0.68).abs() < 1e-15);
+/// ```
 pub fn euler_straightness(cov: &Covariance, steps: usize) -> f64 {
     cov.eigenvalues().iter().map(|&l| direction_euler_straightness(l, steps)).sum()
 }
@@ -537,6 +738,21 @@ pub fn euler_straightness(cov: &Covariance, steps: usize) -> f64 {
 /// Forward `x_K = Q (diag(α_K) Qᵀm + diag(β_K) Qᵀx0) = m + Q diag(β_K) Qᵀ x0`; reverse
 /// `x̂0 = Q diag(γ_K) Qᵀ (x1 − m)`; α, β, γ from [`solver_map`] (proofs/flow-euler.md,
 /// proofs/flow-inversion.md).
+///
+/// # Example
+/// Σ = diag(4, 1/4), K = 2 Euler steps: `β_2 = 4/5` and `1/5`, so noise x0 = (1, 1) lands at `m + (0.8, 0.2)`,
+/// and the reverse map sends it back to `γ_2 ⊙ (0.8, 0.2) = (0.16, 0.16)` (`γ_2 = 1/5` and `4/5`):
+/// ```
+/// use flowcollapse::theory::flow::{discrete_map, Direction, Solver};
+/// use flowcollapse::theory::Covariance;
+/// use nalgebra::dvector;
+/// let cov = Covariance::from_spectrum(&[4.0, 0.25]).unwrap();
+/// let m = dvector![1.0, -1.0];
+/// let x = discrete_map(&cov, &m, &dvector![1.0, 1.0], 2, Solver::Euler, Direction::Forward);
+/// assert!((&x - dvector![1.8, -0.8]).amax() < 1e-15);
+/// let back = discrete_map(&cov, &m, &x, 2, Solver::Euler, Direction::Reverse);
+/// assert!((back - dvector![0.16, 0.16]).amax() < 1e-15);
+/// ```
 pub fn discrete_map(
     cov: &Covariance,
     m: &DVector<f64>,
@@ -568,6 +784,20 @@ pub fn generated_mean(cov: &Covariance, m: &DVector<f64>, steps: usize, solver: 
 ///
 /// # Formula
 /// `Q diag(β_K(λ_i)²) Qᵀ`; for Euler every `β_K² < λ_i` (λ_i > 0), → Σ as K → ∞ (proofs/flow-euler.md).
+///
+/// # Example
+/// Σ = diag(4, 1/4), K = 2 Euler steps: generated `diag(0.64, 0.04)`, inverted real data `0.16 I`, means m and 0:
+/// ```
+/// use flowcollapse::theory::flow::{generated_covariance, generated_mean, inverted_covariance, inverted_mean};
+/// use flowcollapse::theory::{flow::Solver, Covariance};
+/// use nalgebra::{dmatrix, dvector, DMatrix};
+/// let cov = Covariance::from_spectrum(&[4.0, 0.25]).unwrap();
+/// let m = dvector![1.0, -1.0];
+/// assert!((generated_covariance(&cov, 2, Solver::Euler) - dmatrix![0.64, 0.0; 0.0, 0.04]).amax() < 1e-15);
+/// assert!((inverted_covariance(&cov, 2, Solver::Euler) - DMatrix::identity(2, 2) * 0.16).amax() < 1e-15);
+/// assert!((generated_mean(&cov, &m, 2, Solver::Heun) - &m).amax() < 1e-15);
+/// assert!(inverted_mean(&cov, &m, 2, Solver::Euler).amax() < 1e-15);
+/// ```
 pub fn generated_covariance(cov: &Covariance, steps: usize, solver: Solver) -> DMatrix<f64> {
     cov.with_spectrum(&per_direction(cov, |l| solver_map(l, steps, solver, Direction::Forward).gain.powi(2)))
 }
