@@ -32,6 +32,24 @@ pub enum CovarianceError {
 }
 
 /// Σ = Q diag(λ) Qᵀ with eigenvalues sorted in decreasing order and Q orthogonal.
+///
+/// # Example
+/// `[[2, 1], [1, 2]]`: eigenvalues 3 and 1, trace 4, and `L Lᵀ = Σ` for the square-root factor:
+/// ```
+/// use flowcollapse::theory::{Covariance, CovarianceError};
+/// use nalgebra::dmatrix;
+/// let sigma = dmatrix![2.0, 1.0; 1.0, 2.0];
+/// let cov = Covariance::from_matrix(&sigma).unwrap();
+/// assert!((cov.eigenvalues()[0] - 3.0).abs() < 1e-15 && (cov.eigenvalues()[1] - 1.0).abs() < 1e-15);
+/// assert!((cov.trace() - 4.0).abs() < 1e-15);
+/// let l = cov.sqrt_factor();
+/// assert!((&l * l.transpose() - &sigma).amax() < 1e-14);
+/// assert!((cov.matrix() - &sigma).amax() < 1e-14);
+/// assert!(matches!(
+///     Covariance::from_matrix(&dmatrix![1.0, 2.0; 2.0, 1.0]), // eigenvalue −1
+///     Err(CovarianceError::Indefinite { .. })
+/// ));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Covariance {
     eigenvalues: Vec<f64>,

@@ -30,6 +30,16 @@ impl PairSource {
     /// # Formula
     /// Independent: `(tλ − (1 − t), t²λ + (1 − t)²)`; coupled: with `u = t p + (1 − t) q`,
     /// `((p − q) u v, u² v)`.
+    ///
+    /// # Example
+    /// ```
+    /// use flowcollapse::theory::reflow::PairSource;
+    /// let independent = PairSource::Independent { lambda: 4.0 };
+    /// assert_eq!(independent.moments(0.25), (0.25, 0.8125));
+    /// // Synthetic pairs of gain 2: y_t = (1 + t) z, target z.
+    /// let synthetic = PairSource::Coupled { data: 2.0, noise: 1.0, variance: 1.0 };
+    /// assert_eq!(synthetic.moments(0.5), (1.5, 2.25));
+    /// ```
     pub fn moments(&self, t: f64) -> (f64, f64) {
         match *self {
             PairSource::Independent { lambda } => (t * lambda - (1.0 - t), t * t * lambda + (1.0 - t) * (1.0 - t)),
@@ -46,6 +56,23 @@ impl PairSource {
 /// # Formula
 /// `a_b = ⟨Σ_s w_s E_s[(x − z) y_t]⟩_b / (⟨Σ_s w_s E_s[y_t²]⟩_b + γ)`, ⟨·⟩_b the mean over t in bin b,
 /// computed by Simpson's rule (exact: the moments are quadratic in t).
+///
+/// # Example
+/// Independent pairs, λ = 4, one bin: `⟨5t − 1⟩ / ⟨4t² + (1 − t)²⟩ = (3/2)/(5/3) = 0.9`, and 0.75 with
+/// γ = 1/3; on the bin [0, 1/2] of two, `(1/4)/(11/12) = 3/11`. Inverted real data of a consistent sampler
+/// (ρ = 1/β) leaves the ridge-free fit unchanged (proofs/reflow-linear-gaussian.md §5):
+/// ```
+/// use flowcollapse::theory::reflow::{fit_bins, PairSource};
+/// let independent = [(1.0, PairSource::Independent { lambda: 4.0 })];
+/// assert!((fit_bins(&independent, 1, 0.0)[0] - 0.9).abs() < 1e-15);
+/// assert!((fit_bins(&independent, 1, 1.0 / 3.0)[0] - 0.75).abs() < 1e-15);
+/// assert!((fit_bins(&independent, 2, 0.0)[0] - 3.0 / 11.0).abs() < 1e-15);
+/// let beta = 1.7;
+/// let synthetic = (1.0, PairSource::Coupled { data: beta, noise: 1.0, variance: 1.0 });
+/// let real = (1.0, PairSource::Coupled { data: 1.0, noise: 1.0 / beta, variance: 4.0 });
+/// let (alone, mixed) = (fit_bins(&[synthetic], 8, 0.0), fit_bins(&[(0.5, synthetic.1), (0.5, real.1)], 8, 0.0));
+/// assert!(alone.iter().zip(&mixed).all(|(a, b)| (a - b).abs() < 1e-14));
+/// ```
 pub fn fit_bins(sources: &[(f64, PairSource)], bins: usize, ridge: f64) -> Vec<f64> {
     assert!(bins > 0, "at least one time bin");
     let mixed = |t: f64| {
@@ -80,6 +107,16 @@ pub fn bin_of(t: f64, bins: usize) -> usize {
 /// its interval (with B = K: bin K − j, clamped, so bin B − 1 twice and bin 0 never): that is what reverse
 /// Euler does, evaluating the field at the start of each step (proofs/reflow-linear-gaussian.md,
 /// "Bins and nodes").
+///
+/// # Example
+/// ```
+/// use flowcollapse::theory::{flow::Direction, reflow::{bin_of, node_bin}};
+/// assert_eq!(node_bin(Direction::Forward, 8, 49, 49), 8);
+/// assert_eq!(bin_of(8.0 / 49.0, 49), 7); // (8/49)·49 = 7.999…: one bin low
+/// // Reverse, K = B = 4: nodes 1, 3/4, 1/2, 1/4 use bins 3, 3, 2, 1.
+/// let reverse: Vec<usize> = (0..4).map(|j| node_bin(Direction::Reverse, j, 4, 4)).collect();
+/// assert_eq!(reverse, [3, 3, 2, 1]);
+/// ```
 pub fn node_bin(direction: Direction, j: usize, steps: usize, bins: usize) -> usize {
     let n = match direction {
         Direction::Forward => j,
@@ -93,6 +130,15 @@ pub fn node_bin(direction: Direction, j: usize, steps: usize, bins: usize) -> us
 /// # Formula
 /// `Π_{j<K} (1 + δ a_{b_j})`, with the signed step δ of [`Direction`] (δ = 1/K forward, −1/K in reverse)
 /// and `b_j` the bin of step j's start node ([`node_bin`]).
+///
+/// # Example
+/// Two bins, K = 2: forward reads bins 0 and 1, reverse reads bin 1 twice (nodes 1 and 1/2):
+/// ```
+/// use flowcollapse::theory::{flow::Direction, reflow::sampler_gain};
+/// let gains = [-1.0, 1.2];
+/// assert!((sampler_gain(&gains, 2, Direction::Forward) - 0.5 * 1.6).abs() < 1e-15);
+/// assert!((sampler_gain(&gains, 2, Direction::Reverse) - 0.4 * 0.4).abs() < 1e-15);
+/// ```
 pub fn sampler_gain(gains: &[f64], steps: usize, direction: Direction) -> f64 {
     let delta = direction.step(steps);
     (0..steps).map(|j| 1.0 + delta * gains[node_bin(direction, j, steps, gains.len())]).product()
@@ -116,6 +162,20 @@ pub struct ReflowGeneration {
 /// pairs); model k ≥ 2 trains on the strategy's pairs from models 1…k−1: Replace (`Reflow`): model k−1's
 /// synthetic pairs; Mix α (`RA`): a fraction α of real data inverted by model k−1, the rest its synthetic
 /// pairs; Accumulate: the independent pairs and every earlier model's synthetic pairs, equal weights.
+///
+/// # Example
+/// λ = 4, K = B = 1 by hand. Model 1: `a = 0.9` ([`fit_bins`]), `β_1 = 1.9`, `ρ_1 = 0.1`. Model 2 under Reflow
+/// fits `x = 1.9 z`, `u = 1 + 0.9t`: `a = 0.9 ⟨u⟩/⟨u²⟩ = 0.9 · 1.45/2.17`. Under Accumulate it averages
+/// both sources' moments: `a = (0.75 + 0.6525)/(5/6 + 1.085)`.
+/// ```
+/// use flowcollapse::theory::{reflow::reflow, Strategy};
+/// let g = reflow(4.0, 1, 1, 0.0, Strategy::Replace, 2);
+/// assert_eq!((g[0].forward_gain, g[0].variance_ratio), (2.0, 1.0));
+/// assert!((g[1].forward_gain - 1.9).abs() < 1e-15 && (g[1].reverse_gain - 0.1).abs() < 1e-15);
+/// assert!((g[2].forward_gain - (1.0 + 0.9 * 1.45 / 2.17)).abs() < 1e-15);
+/// let acc = reflow(4.0, 1, 1, 0.0, Strategy::Accumulate, 2);
+/// assert!((acc[2].forward_gain - (1.0 + 1.4025 / (5.0 / 6.0 + 1.085))).abs() < 1e-15);
+/// ```
 pub fn reflow(
     lambda: f64,
     steps: usize,

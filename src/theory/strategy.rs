@@ -15,6 +15,15 @@ pub enum RealPool {
 }
 
 /// The training distribution of model k, built from generations 0…k−1.
+///
+/// # Example
+/// ```
+/// use flowcollapse::theory::{RealPool, Strategy};
+/// let mix = Strategy::Mix { alpha: 0.0, pool: RealPool::Fixed };
+/// assert_eq!((mix.name(), mix.alpha(), mix.same_as()), ("mix", Some(0.0), Some("replace")));
+/// assert_eq!(Strategy::Accumulate.alpha(), None); // its real fraction is 1/k
+/// assert_eq!(Strategy::Mix { alpha: 0.5, pool: RealPool::Fresh }.to_string(), "mix α=0.5 (fresh)");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "strategy", rename_all = "lowercase")]
 pub enum Strategy {
