@@ -34,6 +34,21 @@ impl Default for EigenPath {
 }
 
 /// `A = V diag(values) Vᵀ` for a symmetric `A` (named `what` in errors), on the default path.
+///
+/// # Example
+/// `[[2, 1], [1, 2]]`: eigenvalues 3 and 1, the first on `(1, 1)/√2` (up to sign):
+/// ```
+/// use flowcollapse::metrics::{sym_eigen, sym_eigenvalues};
+/// use nalgebra::dmatrix;
+/// let a = dmatrix![2.0, 1.0; 1.0, 2.0];
+/// let eig = sym_eigen("example", &a).unwrap();
+/// assert!((eig.values[0] - 3.0).abs() < 1e-14 && (eig.values[1] - 1.0).abs() < 1e-14);
+/// let v = eig.vectors.column(0);
+/// assert!((v[0].abs() - 0.5f64.sqrt()).abs() < 1e-14 && (v[0] - v[1]).abs() < 1e-14);
+/// assert!((&a * v - v * 3.0).amax() < 1e-14);
+/// let values = sym_eigenvalues("example", &a).unwrap();
+/// assert!((values[0] - 3.0).abs() < 1e-14 && (values[1] - 1.0).abs() < 1e-14);
+/// ```
 pub fn sym_eigen(what: &'static str, a: &DMatrix<f64>) -> Result<SymEigen, MetricsError> {
     sym_eigen_with(EigenPath::default(), what, a)
 }

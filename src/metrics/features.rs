@@ -57,6 +57,21 @@ pub trait FeatureSpace: Sync {
 }
 
 /// The top-k principal directions of a real sample set, fitted once and applied to every generation.
+///
+/// # Example
+/// Points `t·(0.6, 0.8)`, t = −2…2: one component, `(0.6, 0.8)` (its larger entry positive), variance
+/// `Var(t) = 10/4`, and the features are the t themselves:
+/// ```
+/// use flowcollapse::metrics::{FeatureSpace, PixelPca, Samples};
+/// let data: Vec<f32> = (-2..=2).flat_map(|t| [0.6 * t as f32, 0.8 * t as f32]).collect();
+/// let real = Samples::new("real", &data, 5, 2).unwrap();
+/// let pca = PixelPca::fit(real, 1).unwrap();
+/// let w = pca.components();
+/// assert!((w[(0, 0)] - 0.6).abs() < 1e-6 && (w[(1, 0)] - 0.8).abs() < 1e-6);
+/// assert!((pca.explained_variance()[0] - 2.5).abs() < 1e-6 && (pca.total_variance() - 2.5).abs() < 1e-6);
+/// let features = pca.embed(real).unwrap();
+/// assert!(features.data.iter().zip(-2..=2).all(|(f, t)| (f - t as f64).abs() < 1e-6));
+/// ```
 #[derive(Clone, Debug)]
 pub struct PixelPca {
     mean: Vec<f64>,
@@ -165,6 +180,21 @@ pub struct FrechetRecord {
 
 /// A Fréchet distance to a fixed real set in a fixed feature space: the real side is embedded and prepared
 /// once, then each generation costs one embedding and one eigendecomposition of size `dim()`.
+///
+/// # Example
+/// The real set against itself is 0; moved one unit along its principal direction, the feature means are 1
+/// apart and the covariances equal, so `FD-pixelPCA` is 1:
+/// ```
+/// use flowcollapse::metrics::{FeatureFrechet, Samples};
+/// let data: Vec<f32> = (-2..=2).flat_map(|t| [0.6 * t as f32, 0.8 * t as f32]).collect();
+/// let moved: Vec<f32> = data.chunks(2).flat_map(|x| [x[0] + 0.6, x[1] + 0.8]).collect();
+/// let fd = FeatureFrechet::pixel_pca(Samples::new("real", &data, 5, 2).unwrap(), 1).unwrap();
+/// let same = fd.evaluate(Samples::new("generated", &data, 5, 2).unwrap()).unwrap();
+/// assert_eq!(same.metric, "FD-pixelPCA");
+/// assert!(same.value.abs() < 1e-9);
+/// let shifted = fd.evaluate(Samples::new("generated", &moved, 5, 2).unwrap()).unwrap();
+/// assert!((shifted.mean_term - 1.0).abs() < 1e-6 && shifted.trace_term.abs() < 1e-6);
+/// ```
 #[derive(Clone, Debug)]
 pub struct FeatureFrechet<F> {
     space: F,

@@ -10,6 +10,20 @@ use rayon::prelude::*;
 const CENTRE_BLOCK: usize = 256;
 
 /// Sample mean and (unbiased) sample covariance of n samples in d coordinates, in f64.
+///
+/// # Example
+/// Rows `(i, 2i)`, i = 1…4: mean (2.5, 5), variances 5/3 and 20/3 (divisor n − 1), covariance 10/3, and a
+/// rank-one spectrum `(25/3, 0)`:
+/// ```
+/// use flowcollapse::metrics::{Moments, Samples};
+/// let data = [1.0f32, 2.0, 2.0, 4.0, 3.0, 6.0, 4.0, 8.0];
+/// let m = Moments::from_samples(Samples::new("real", &data, 4, 2).unwrap()).unwrap();
+/// assert_eq!(m.mean().as_slice(), &[2.5, 5.0]);
+/// assert!((m.pixel_variance()[0] - 5.0 / 3.0).abs() < 1e-14 && (m.covariance()[(0, 1)] - 10.0 / 3.0).abs() < 1e-14);
+/// assert!((m.total_variance() - 25.0 / 3.0).abs() < 1e-14);
+/// let spectrum = m.spectrum().unwrap();
+/// assert!((spectrum[0] - 25.0 / 3.0).abs() < 1e-13 && spectrum[1].abs() < 1e-13);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Moments {
     n: usize,

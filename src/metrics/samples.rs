@@ -5,6 +5,16 @@ use super::{check_finite, MetricsError};
 /// `n × d` samples, row-major `f32` (one sample per row), with the name errors will use ("real", …).
 ///
 /// Construction checks the shape and that every entry is finite, once; the metrics then trust the view.
+///
+/// # Example
+/// ```
+/// use flowcollapse::metrics::{MetricsError, Samples};
+/// let x = Samples::new("generated", &[0.0, 1.0, 2.0, 3.0], 2, 2).unwrap();
+/// assert_eq!((x.rows(), x.cols(), x.row(1)), (2, 2, &[2.0f32, 3.0][..]));
+/// assert!(Samples::new("generated", &[0.0, 1.0, 2.0], 2, 2).is_err()); // 3 values are not 2 × 2
+/// let nan = Samples::new("generated", &[0.0, 1.0, f32::NAN, 3.0], 2, 2).unwrap_err();
+/// assert!(matches!(nan, MetricsError::NonFinite { row: 1, col: 0, .. }));
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Samples<'a> {
     name: &'static str,
