@@ -20,7 +20,7 @@
 //! | K-step solver, inversion | `x̂0 = γ_K (x1 − μ)`, `γ_K(λ) = β_K(1/λ)` | proofs/flow-inversion.md |
 //! | denoiser `E[x1 | x_t = x] = μ + g(t)(x − tμ)` | `g(t) = tλ / s(t)²` | proofs/flow-denoiser.md |
 //!
-//! Solver conventions (pinned here for the whole project): K steps on the uniform grid
+//! Solver conventions (pinned here for the whole project, docs/theory.md §5): K steps on the uniform grid
 //! `linspace(0, 1, K+1)`, step `h = 1/K`. Forward (sampling) nodes `t_j = j/K`, reverse (inversion)
 //! nodes `t_j = (K − j)/K`, j = 0…K; step j evaluates the field at `t_j` at the current point
 //! (explicit, left-point in the direction of travel). See [`Solver`] for Euler and Heun.
