@@ -43,11 +43,22 @@ fn replace_records_match_theory_and_the_library() {
         assert!((r["expected_variance"].as_f64().unwrap() - (0.9f64).powi(k as i32)).abs() < 1e-12, "{r}");
         assert!((r["log_drift"].as_f64().unwrap() - drift).abs() < 1e-10, "{r}");
         assert!((r["expected_log_variance"].as_f64().unwrap() - k as f64 * drift).abs() < 1e-9, "{r}");
+        // In 1-D ln det is ln σ̂²: the same exact mean.
+        assert!((r["expected_log_det"].as_f64().unwrap() - k as f64 * drift).abs() < 1e-9, "{r}");
         for key in ["n", "estimator", "strategy", "mc_mean", "mc_median", "mc_q05", "mc_q95"] {
             assert!(r.get(key).is_some(), "{key} missing in {r}");
         }
         assert_eq!(r["mc_mean"].as_f64().unwrap(), sim[k].variance_ratio.mean.mean);
         assert_eq!(r["mc_median"].as_f64().unwrap(), sim[k].variance_ratio.median);
+        // Each mean's interval, and which kind it is.
+        let log = sim[k].log_variance_ratio.mean;
+        assert_eq!(r["mc_log_mean"].as_f64().unwrap(), log.mean);
+        assert_eq!((r["mc_log_mean_lo"].as_f64(), r["mc_log_mean_hi"].as_f64()), (Some(log.lo), Some(log.hi)));
+        assert_eq!(r["mc_log_det_mean"], r["mc_log_mean"]);
+        assert_eq!(
+            (r["mc_mean_interval"].as_str(), r["mc_log_interval"].as_str()),
+            (Some("student-t"), Some("student-t"))
+        );
     }
     for name in ["manifest.json", "records.csv", "variance.png", "mean_error.svg"] {
         assert!(tmp.path().join("g").join(name).is_file(), "{name}");
