@@ -137,8 +137,11 @@ pub struct GaussianOutcome {
     pub label: String,
     /// Exact expected moments, generations 0…G.
     pub expected: Vec<ExpectedMoments>,
-    /// Monte Carlo summaries, generations 0…G, when it ran.
+    /// Monte Carlo summaries, generations 0…G, when it ran; if it stopped early ([`Self::monte_carlo_error`]),
+    /// the generations it completed (`None` if none).
     pub monte_carlo: Option<Vec<GaussianGeneration>>,
+    /// Why the Monte Carlo stopped before generation G, if it did (a singular fit in d dimensions).
+    pub monte_carlo_error: Option<SimError>,
 }
 
 /// One series at one generation. Field names are the `--format jsonl` contract.
@@ -209,16 +212,21 @@ fn label(strategy: Strategy) -> String {
 }
 
 /// Run every series: closed form, then the Monte Carlo if configured (series index separates the streams).
-pub fn run(config: &GaussianConfig) -> Result<Vec<GaussianOutcome>, SimError> {
+///
+/// The closed form never depends on the Monte Carlo: a Monte Carlo that stops (Mix and Accumulate in d
+/// dimensions refit from a pooled covariance, whose factorisation can fail after an extreme collapse) leaves
+/// its series with the closed form, the generations it completed and the error
+/// ([`GaussianOutcome::monte_carlo_error`]), and the other series run on.
+pub fn run(config: &GaussianConfig) -> Vec<GaussianOutcome> {
     config
         .strategies
         .iter()
         .enumerate()
         .map(|(index, &strategy)| {
             let expected = closed::expected_moments(config.samples, config.estimator, strategy, config.generations);
-            let monte_carlo = config
-                .monte_carlo
-                .map(|m| {
+            let (monte_carlo, monte_carlo_error) = match config.monte_carlo {
+                None => (None, None),
+                Some(m) => {
                     let setup = GaussianSetup {
                         covariance: config.covariance.clone(),
                         n: config.samples,
@@ -226,10 +234,14 @@ pub fn run(config: &GaussianConfig) -> Result<Vec<GaussianOutcome>, SimError> {
                         strategy,
                         generations: config.generations,
                     };
-                    mc::run(&setup, &McConfig { series: index as u64, ..m })
-                })
-                .transpose()?;
-            Ok(GaussianOutcome { strategy, label: label(strategy), expected, monte_carlo })
+                    let mut completed = Vec::new();
+                    match mc::run_observed(&setup, &McConfig { series: index as u64, ..m }, |g| completed.push(*g)) {
+                        Ok(all) => (Some(all), None),
+                        Err(e) => (Some(completed).filter(|c| !c.is_empty()), Some(e)),
+                    }
+                }
+            };
+            GaussianOutcome { strategy, label: label(strategy), expected, monte_carlo, monte_carlo_error }
         })
         .collect()
 }
