@@ -248,12 +248,56 @@ pub struct GaussianGeneration {
 }
 
 /// Run the Monte Carlo: records for generations 0…G.
+///
+/// ```
+/// use flowcollapse::sim::gaussian::{run, GaussianSetup, McConfig, Sampling};
+/// use flowcollapse::theory::gaussian::{log_drift, Estimator};
+/// use flowcollapse::theory::Strategy;
+///
+/// // Refit N(μ, σ²) by maximum likelihood to n = 10 of its own samples, 5 times, on 20 000 paths.
+/// let setup = GaussianSetup::one_dim(2.0, 10, Estimator::Mle, Strategy::Replace, 5)?;
+/// let mc = McConfig { level: 0.999, sampling: Sampling::Sufficient, ..McConfig::new(20_000, 7) };
+/// let sim = run(&setup, &mc)?;
+/// assert_eq!(sim.len(), 6);
+/// let last = &sim[5];
+/// // E[σ̂²_5]/σ² = ((n − 1)/n)⁵ = 0.9⁵ = 0.59049 (proofs/gaussian-expected-variance.md).
+/// let ratio = last.variance_ratio.mean;
+/// assert!(ratio.lo <= 0.59049 && 0.59049 <= ratio.hi, "{ratio:?}");
+/// // E[ln(σ̂²_5/σ²)] = 5 (ψ(4.5) + ln(2/10)) = 5 (1.388871 − 1.609438) = −1.102835
+/// // (proofs/gaussian-log-drift.md), the reliable check once σ̂²_k is heavy-tailed.
+/// assert!((5.0 * log_drift(10, Estimator::Mle) + 1.102_835).abs() < 1e-6);
+/// let log = last.log_variance_ratio.mean;
+/// assert!(log.lo <= -1.102_835 && -1.102_835 <= log.hi, "{log:?}");
+/// // Both means carry Student-t intervals unless `mc.mean_interval` says otherwise.
+/// assert_eq!(last.mean_interval.name(), "student-t");
+/// # Ok::<(), flowcollapse::sim::gaussian::SimError>(())
+/// ```
 pub fn run(setup: &GaussianSetup, mc: &McConfig) -> Result<Vec<GaussianGeneration>, SimError> {
     run_observed(setup, mc, |_| {})
 }
 
 /// [`run`], calling `observer` with each generation's record as soon as it is complete (for progress
-/// reports or streaming output).
+/// reports or streaming output). If the run fails, the generations observed are those completed before.
+///
+/// ```
+/// use flowcollapse::sim::gaussian::{run_observed, GaussianSetup, McConfig};
+/// use flowcollapse::theory::gaussian::Estimator;
+/// use flowcollapse::theory::Strategy;
+///
+/// // Accumulate, unbiased, n = 5: E[σ̂²_1]/σ² = 1 and E[σ̂²_2]/σ² = 1 − 1/(2 (2n − 1)) = 17/18
+/// // (proofs/gaussian-accumulate-variance.md).
+/// let setup = GaussianSetup::one_dim(1.0, 5, Estimator::Unbiased, Strategy::Accumulate, 2)?;
+/// let mut seen = Vec::new();
+/// let sim = run_observed(&setup, &McConfig { level: 0.999, ..McConfig::new(50_000, 1) }, |g| {
+///     seen.push(g.generation)
+/// })?;
+/// assert_eq!(seen, [0, 1, 2]);
+/// for (k, exact) in [(1, 1.0), (2, 17.0 / 18.0)] {
+///     let iv = sim[k].variance_ratio.mean;
+///     assert!(iv.lo <= exact && exact <= iv.hi, "k = {k}: {iv:?}");
+/// }
+/// # Ok::<(), flowcollapse::sim::gaussian::SimError>(())
+/// ```
 pub fn run_observed(
     setup: &GaussianSetup,
     mc: &McConfig,

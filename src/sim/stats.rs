@@ -190,6 +190,8 @@ pub struct Spread {
     pub q95: f64,
 }
 
+/// Mean of `values` with its Student-t interval at `level` ([`mean_interval`]) and their sample standard
+/// deviation (divisor P − 1).
 pub fn moments(values: &[f64], level: f64) -> Moments {
     let mean = mean_interval(values, level);
     let ss: f64 = values.iter().map(|v| (v - mean.mean).powi(2)).sum();
