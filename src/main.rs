@@ -515,9 +515,22 @@ fn run_gaussian(args: &GaussianArgs) -> Result<(), Failure> {
     let params = args.run.params(cli, GaussianParams::overridden_by)?;
     let config = params.validate()?;
     let run = args.run.stage("gaussian")?;
-    let outcomes = gaussian::run(&config).map_err(|e| failure(1, e))?;
+    // The closed forms are always written and printed; a Monte Carlo that stopped is reported after them.
+    let outcomes = gaussian::run(&config);
     let records = gaussian::records(&config, &outcomes);
     write_gaussian_run(&run, &params, &config, &outcomes, &records).map_err(|e| failure(1, e))?;
+    let stopped: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| {
+            let e = o.monte_carlo_error.as_ref()?;
+            let completed = o.monte_carlo.as_ref().map_or(0, Vec::len);
+            Some(format!(
+                "{}: {e}; its records carry Monte Carlo columns up to generation {}",
+                o.label,
+                completed.saturating_sub(1)
+            ))
+        })
+        .collect();
     args.run.finish(run, &records, |dir| {
         use std::fmt::Write;
         let mut out = String::new();
@@ -531,11 +544,25 @@ fn run_gaussian(args: &GaussianArgs) -> Result<(), Failure> {
             if let Some(m) = &last.mc {
                 let _ = write!(out, "; Monte Carlo mean {:.4e}, median {:.4e}", m.mc_mean, m.mc_median);
             }
+            if o.monte_carlo_error.is_some() {
+                out.push_str("; Monte Carlo stopped early (see the error below)");
+            }
             out.push('\n');
         }
         let _ = writeln!(out, "run directory: {}", dir.display());
         out
-    })
+    })?;
+    if stopped.is_empty() {
+        Ok(())
+    } else {
+        Err(failure(
+            1,
+            format!(
+                "the Monte Carlo stopped early; the closed forms of every series were written and printed.\n  {}",
+                stopped.join("\n  ")
+            ),
+        ))
+    }
 }
 
 fn run_linear_reflow(args: &LinearReflowArgs) -> Result<(), Failure> {

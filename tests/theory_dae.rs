@@ -1,8 +1,8 @@
 //! Closed forms of `theory::dae` against independent computations (proofs/dae-*.md).
 
 use flowcollapse::theory::dae::{
-    accumulate_lower_bound, gain, generated_variance, mix_contraction_bound, mix_fixed_point, optimal_dae,
-    replace_bounds, summaries, DaeRecursion,
+    accumulate_lower_bound, mix_contraction_bound, mix_fixed_point, optimal_dae, replace_bounds, summaries,
+    DaeRecursion,
 };
 use flowcollapse::theory::{Covariance, CovarianceError, RealPool, Rule, Strategy};
 use nalgebra::{DMatrix, DVector};
@@ -119,30 +119,73 @@ fn spectral_recursion_matches_matrix_recursion() {
     }
 }
 
+/// One generation of a direction with training variance c, from proofs/dae-covariance-recursion.md written
+/// out here (not the library's): noisy `c²/(c + s)`, clean `c³/(c + s)²`.
+fn generated(c: f64, s: f64, rule: Rule) -> f64 {
+    match rule {
+        Rule::Noisy => c * c / (c + s),
+        Rule::Clean => c * c * c / ((c + s) * (c + s)),
+    }
+}
+
+/// Steps lost per generation: 1 (noisy), 2 (clean), the factor of s in the lower bounds.
+fn per_step(rule: Rule) -> f64 {
+    match rule {
+        Rule::Noisy => 1.0,
+        Rule::Clean => 2.0,
+    }
+}
+
 #[test]
 fn replace_bounds_hold_on_random_spectra() {
+    // proofs/dae-replace-collapse.md, computed here from the statement: with ρ = λ/(λ + s),
+    // noisy λ − k s ≤ μ_k ≤ ρᵏ λ, clean λ − 2k s ≤ μ_k ≤ ρ^{2k} λ (lower bounds clipped at 0), and
+    // ‖Φ_k‖ ≤ ρ_maxᵏ. μ_k and Φ_k are iterated here too, not taken from the library.
     let mut rng = rng(3);
     for _ in 0..100 {
         let lambda = random_spectrum(&mut rng, 8);
         let s = 10f64.powf(rng.random_range(-2.0..0.0));
+        let rho_max = lambda.iter().map(|&l| l / (l + s)).fold(0.0, f64::max);
         for rule in RULES {
-            let mut rec = DaeRecursion::new(&lambda, s, Strategy::Replace, rule);
-            let rho_max = lambda.iter().map(|&l| gain(l, s)).fold(0.0, f64::max);
-            let per_step = if rule == Rule::Noisy { 1 } else { 2 };
+            let exponent = per_step(rule) as i32;
+            let mut mu = lambda.clone();
+            let mut phi = vec![1.0; lambda.len()];
             for k in 1..=200 {
-                rec.step();
-                for (&l, &mu) in lambda.iter().zip(rec.generated()) {
-                    let (lo, hi) = replace_bounds(l, s, rule, k);
-                    assert!(
-                        lo <= mu * (1.0 + 1e-12) && mu <= hi * (1.0 + 1e-12),
-                        "λ={l} s={s} k={k}: {lo} ≤ {mu} ≤ {hi}"
-                    );
+                for ((m, p), &l) in mu.iter_mut().zip(phi.iter_mut()).zip(&lambda) {
+                    *p *= *m / (*m + s);
+                    *m = generated(*m, s, rule);
+                    let rho = l / (l + s);
+                    let (lo, hi) = ((l - per_step(rule) * k as f64 * s).max(0.0), rho.powi(exponent * k) * l);
+                    let what = format!("λ={l} s={s} {rule:?} k={k}");
+                    assert!(lo <= *m * (1.0 + 1e-12) && *m <= hi * (1.0 + 1e-12), "{what}: {lo} ≤ {m} ≤ {hi}");
+                    // The library's bounds are these bounds, not looser ones.
+                    let (lib_lo, lib_hi) = replace_bounds(l, s, rule, k as usize);
+                    assert!((lib_lo - lo).abs() <= 1e-12 * l, "{what}: lower {lib_lo} vs {lo}");
+                    assert_close(lib_hi, hi, 1e-12, &format!("{what}: upper"));
                 }
-                let bound = rho_max.powi(per_step * k as i32 / per_step);
-                assert!(rec.summary().phi_norm <= bound * (1.0 + 1e-12), "‖Φ_{k}‖ above ρᵏ");
+                let phi_norm = phi.iter().copied().fold(0.0, f64::max);
+                assert!(phi_norm <= rho_max.powi(k) * (1.0 + 1e-12), "‖Φ_{k}‖ = {phi_norm} above ρ_maxᵏ");
             }
         }
     }
+    // Both bounds are attained or approached, so a looser bound is visible: at k = 1 the noisy upper bound
+    // is μ_1 = λ²/(λ + s) = ρλ exactly, and the lower bounds are off by only s²/(λ + s) (noisy) and
+    // s²(3λ + 2s)/(λ + s)² ≈ 3s²/λ (clean), tiny for s ≪ λ.
+    for (l, s) in [(1.0, 1e-6), (7.0, 1e-4)] {
+        let rho: f64 = l / (l + s);
+        assert_close(replace_bounds(l, s, Rule::Noisy, 1).1, generated(l, s, Rule::Noisy), 1e-15, "noisy upper, k = 1");
+        assert_close(replace_bounds(l, s, Rule::Clean, 1).1, rho * rho * l, 1e-15, "clean upper, k = 1");
+        for rule in RULES {
+            let lower = replace_bounds(l, s, rule, 1).0;
+            let gap = generated(l, s, rule) - lower;
+            assert!(gap > 0.0 && gap < 4.0 * s * s / l, "{rule:?} λ={l} s={s}: lower bound {lower}, gap {gap}");
+        }
+    }
+    // Hand values: λ = 1, s = 0.25, k = 3: ρ = 0.8, so 0.512 and 0.8⁶ = 0.262144; λ − 3s = 0.25, λ − 6s < 0.
+    assert_close(replace_bounds(1.0, 0.25, Rule::Noisy, 3).1, 0.512, 1e-15, "0.8³");
+    assert_close(replace_bounds(1.0, 0.25, Rule::Clean, 3).1, 0.262_144, 1e-15, "0.8⁶");
+    assert_eq!(replace_bounds(1.0, 0.25, Rule::Noisy, 3).0, 0.25);
+    assert_eq!(replace_bounds(1.0, 0.25, Rule::Clean, 3).0, 0.0);
 }
 
 #[test]
@@ -194,31 +237,39 @@ fn mix_fixed_point_matches_ten_thousand_iterations() {
 
 #[test]
 fn mix_contraction_rate_is_at_most_one_minus_alpha() {
+    // proofs/dae-mix-fixed-point.md: h(μ) = m(αλ + (1 − α)μ) is (1 − α)-Lipschitz, with m written out here,
+    // and 1 − α is the best global constant (m′(c) → 1 as c → ∞). So the library's bound must be exactly
+    // 1 − α: checked on random pairs, and approached from far above λ.
     let mut rng = rng(5);
     for _ in 0..50 {
         let lambda = 10f64.powf(rng.random_range(-2.0..1.0));
         let s = 10f64.powf(rng.random_range(-2.0..0.5));
         let alpha = rng.random_range(0.01..0.99);
+        assert_close(mix_contraction_bound(alpha), 1.0 - alpha, 1e-15, "the bound is 1 − α");
         for rule in RULES {
-            let fp = mix_fixed_point(lambda, s, alpha, rule);
-            // One Mix generation from an arbitrary generated variance μ.
-            let next = |mu: f64| generated_variance(alpha * lambda + (1.0 - alpha) * mu, s, rule);
-            // From any start, including far above λ, the distance shrinks by at least 1 − α.
-            let mut mu = rng.random_range(0.0..10.0 * lambda);
-            let mut last_ratio = f64::NAN;
+            let h = |mu: f64| generated(alpha * lambda + (1.0 - alpha) * mu, s, rule);
             for _ in 0..60 {
-                let (before, after) = ((mu - fp.generated).abs(), (next(mu) - fp.generated).abs());
-                if before < 1e-9 * fp.generated {
-                    break;
+                let (a, b) = (rng.random_range(0.0..10.0 * lambda), rng.random_range(0.0..10.0 * lambda));
+                if (a - b).abs() > 1e-9 * lambda {
+                    let ratio = (h(a) - h(b)).abs() / (a - b).abs();
+                    assert!(ratio <= (1.0 - alpha) * (1.0 + 1e-9), "{rule:?}: |h(a) − h(b)|/|a − b| = {ratio}");
                 }
-                assert!(after <= mix_contraction_bound(alpha) * before * (1.0 + 1e-9), "not a contraction");
-                last_ratio = after / before;
-                mu = next(mu);
             }
-            assert!(fp.local_rate <= 1.0 - alpha);
-            if last_ratio.is_finite() && (mu - fp.generated).abs() < 1e-4 * fp.generated {
-                assert!((last_ratio - fp.local_rate).abs() < 1e-3, "local rate {} vs {last_ratio}", fp.local_rate);
-            }
+            // Far above λ the slope of h is (1 − α) m′(c) with m′(c) → 1: the bound is approached.
+            let (a, b) = (1e6 * lambda, 1e6 * lambda * (1.0 + 1e-6));
+            let ratio = (h(b) - h(a)) / (b - a);
+            assert!(ratio > (1.0 - alpha) * (1.0 - 1e-4), "{rule:?}: slope {ratio} vs 1 − α = {}", 1.0 - alpha);
+            // The local rate (1 − α) m′(c*) at the library's fixed point, m′ from proofs/dae-mix-fixed-point.md
+            // step 1: noisy (c² + 2cs)/(c + s)², clean (c³ + 3c²s)/(c + s)³; and c* is a fixed point of g.
+            let fp = mix_fixed_point(lambda, s, alpha, rule);
+            let c = fp.training;
+            assert_close(alpha * lambda + (1.0 - alpha) * generated(c, s, rule), c, 1e-9, "c* = g(c*)");
+            let slope = match rule {
+                Rule::Noisy => (c * c + 2.0 * c * s) / (c + s).powi(2),
+                Rule::Clean => (c.powi(3) + 3.0 * c * c * s) / (c + s).powi(3),
+            };
+            assert_close(fp.local_rate, (1.0 - alpha) * slope, 1e-9, "local rate");
+            assert!(fp.local_rate < 1.0 - alpha);
         }
     }
 }
@@ -240,22 +291,43 @@ fn worked_examples_from_theory() {
 
 #[test]
 fn accumulate_lower_bound_holds_and_decay_is_slow() {
+    // proofs/dae-accumulate.md, items 2 and 3, computed here: c_k ≥ λ − s(H_k − 1) (noisy) or λ − 2s(H_k − 1)
+    // (clean), clipped at 0; and for the noisy rule F(c_k) ≤ F(λ) − s(H_k − 1) with F(c) = c + s ln c.
+    // c_k = (μ_0 + … + μ_{k−1})/k is iterated here.
     let mut rng = rng(6);
     for _ in 0..20 {
         let lambda = 10f64.powf(rng.random_range(-1.0..1.0));
         let s = 10f64.powf(rng.random_range(-2.0..-0.5));
         for rule in RULES {
-            let mut rec = DaeRecursion::new(&[lambda], s, Strategy::Accumulate, rule);
+            let (mut total, mut harmonic) = (lambda, 1.0);
             let mut previous = f64::INFINITY;
-            for k in 1..=3000 {
-                rec.step();
-                let c = rec.training()[0];
-                assert!(c >= accumulate_lower_bound(lambda, s, rule, k) * (1.0 - 1e-12), "bound at k={k}");
-                assert!(c < previous || c == 0.0, "c_k must decrease");
+            for k in 1..=3000usize {
+                if k > 1 {
+                    harmonic += 1.0 / k as f64;
+                }
+                let c = total / k as f64;
+                total += generated(c, s, rule);
+                let bound = (lambda - per_step(rule) * s * (harmonic - 1.0)).max(0.0);
+                assert!(c >= bound * (1.0 - 1e-12), "{rule:?} λ={lambda} s={s} k={k}: {c} < {bound}");
+                assert!(
+                    (accumulate_lower_bound(lambda, s, rule, k) - bound).abs() <= 1e-12 * lambda,
+                    "the library's bound is this one: k={k}"
+                );
+                if rule == Rule::Noisy {
+                    let f = |x: f64| x + s * x.ln();
+                    assert!(f(c) <= f(lambda) - s * (harmonic - 1.0) + 1e-12 * lambda, "upper bound at k={k}");
+                }
+                assert!(c < previous || k == 1, "c_k must decrease");
                 previous = c;
             }
         }
     }
+    // The bound is tight while c ≫ s: c_2 = (λ + μ_1)/2 = λ − (s/2)·λ/(λ + s), the bound λ − s/2.
+    let (l, s) = (1.0, 1e-6);
+    let c2 = (l + generated(l, s, Rule::Noisy)) / 2.0;
+    assert!(c2 - accumulate_lower_bound(l, s, Rule::Noisy, 2) < s * s, "tight at k = 2");
+    // Worked example: λ = 1, s = 0.1, k = 1000: c_1000 ≥ 1 − 0.1 (H_1000 − 1) = 0.35145.
+    assert!((accumulate_lower_bound(1.0, 0.1, Rule::Noisy, 1000) - 0.351_453).abs() < 1e-6);
     // Slower than Replace by far: Replace at λ = 1, s = 0.1 is below 1e-3 by generation 20,
     // Accumulate still keeps more than a third of the variance at generation 1000.
     let replace = summaries(&[1.0], 0.1, Strategy::Replace, Rule::Noisy, 20);

@@ -239,40 +239,83 @@ fn accumulate_variance_tends_to_its_closed_form_limit() {
     assert_eq!(accumulate_expected_variance(1.0, 10, Estimator::Unbiased, 1), 1.0);
 }
 
+/// `E[σ̂²_j]/σ²` under Accumulate for j = 0…k−1, from the products of proofs/gaussian-accumulate-variance.md
+/// written out here: MLE Π_{i≤j} (1 − 1/(n i²)), unbiased Π_{2≤i≤j} (1 − 1/(i (i n − 1))).
+fn accumulate_variances(n: usize, estimator: Estimator, k: usize) -> Vec<f64> {
+    let nf = n as f64;
+    let mut v = Vec::with_capacity(k);
+    let mut product = 1.0;
+    for j in 0..k {
+        if j >= 1 {
+            let i = j as f64;
+            product *= match estimator {
+                Estimator::Mle => 1.0 - 1.0 / (nf * i * i),
+                Estimator::Unbiased if j == 1 => 1.0,
+                Estimator::Unbiased => 1.0 - 1.0 / (i * (i * nf - 1.0)),
+            };
+        }
+        v.push(product);
+    }
+    v
+}
+
 #[test]
 fn accumulate_mean_error_is_bounded_below_pi_squared_over_six() {
+    // proofs/gaussian-mean-error.md, items 2–4, computed here: E[e_k²] = (1/n) Σ_{j<k} v_j/(j + 1)², the
+    // bound (σ²/n) H⁽²⁾_k, attained for k ≤ 1 (MLE) and k ≤ 2 (unbiased), and its limit (σ²/n) π²/6.
     let zeta2 = PI * PI / 6.0;
+    let sigma2 = 2.0;
     for n in [2usize, 5, 20, 1000] {
+        let nf = n as f64;
         for estimator in ESTIMATORS {
-            let limit = accumulate_mean_error_limit(2.0, n, estimator);
-            let mut previous = 0.0;
-            for k in 1..=400 {
-                let e = accumulate_mean_error(2.0, n, estimator, k);
-                assert!(e > previous && e < limit, "increasing to the limit");
-                assert!(e <= accumulate_mean_error_bound(2.0, n, k) * (1.0 + 1e-15), "below (σ²/n) Σ 1/j²");
-                previous = e;
+            let v = accumulate_variances(n, estimator, 400);
+            let limit = accumulate_mean_error_limit(sigma2, n, estimator);
+            let (mut error, mut h2) = (0.0, 0.0);
+            for k in 1..=400usize {
+                error += sigma2 * v[k - 1] / (nf * (k * k) as f64);
+                h2 += 1.0 / (k * k) as f64;
+                let bound = sigma2 / nf * h2;
+                let what = format!("n={n} {estimator} k={k}");
+                assert_close(accumulate_mean_error(sigma2, n, estimator, k), error, 1e-13, &what);
+                // The library's bound is this one, not a looser one.
+                assert_close(accumulate_mean_error_bound(sigma2, n, k), bound, 1e-15, &format!("{what}: bound"));
+                let attained = k <= if estimator == Estimator::Mle { 1 } else { 2 };
+                if attained {
+                    assert_close(error, bound, 1e-15, &format!("{what}: the bound is attained"));
+                } else {
+                    assert!(error < bound, "{what}: strictly below the bound");
+                }
+                assert!(error < limit, "{what}: increasing to the limit");
             }
-            // The first generation is exact for both estimators: σ²/n.
-            assert_close(accumulate_mean_error(2.0, n, estimator, 1), 2.0 / n as f64, 1e-15, "k = 1");
             // The limit is strictly below the often-quoted (σ²/n) π²/6, by about c/n of it.
-            let bound = accumulate_mean_error_bound_limit(2.0, n);
-            assert!(limit < bound);
+            let bound_limit = accumulate_mean_error_bound_limit(sigma2, n);
+            assert_close(bound_limit, sigma2 / nf * zeta2, 1e-15, "(σ²/n) π²/6");
+            assert!(limit < bound_limit);
             let c = match estimator {
                 Estimator::Mle => PI.powi(4) / 120.0,
                 Estimator::Unbiased => PI.powi(4) / 120.0 - zeta2 + 1.0,
             };
-            let constant = limit * n as f64 / 2.0;
-            let first_order = zeta2 - c / n as f64;
+            let constant = limit * nf / sigma2;
+            let first_order = zeta2 - c / nf;
             assert!(
-                (constant - first_order).abs() < 0.4 / (n * n) as f64,
+                (constant - first_order).abs() < 0.4 / (nf * nf),
                 "n={n} {estimator}: C = {constant}, π²/6 − c/n = {first_order}"
             );
         }
     }
-    // The limit's tail bracket is tight: summing 4·10⁶ terms directly agrees.
-    let direct = accumulate_mean_error(1.0, 20, Estimator::Unbiased, 4_000_000);
-    let tail = accumulate_variance_limit(1.0, 20, Estimator::Unbiased) * trigamma(4_000_001.0) / 20.0;
-    assert_close(accumulate_mean_error_limit(1.0, 20, Estimator::Unbiased), direct + tail, 1e-10, "limit");
+    // The limit against a direct sum of 4·10⁶ terms computed here, plus the tail
+    // Σ_{j≥K} v_j/(j + 1)² ∈ [v_∞, v_K] · ψ′(K + 1)/n (v_j decreases to v_∞); the bracket is narrower than
+    // the rounding of the sums, 1e-12 relative.
+    let (n, terms) = (20usize, 4_000_000usize);
+    let v = accumulate_variances(n, Estimator::Unbiased, terms + 1);
+    let direct: f64 = v[..terms].iter().enumerate().map(|(j, v)| v / ((j + 1) as f64).powi(2)).sum::<f64>() / n as f64;
+    let tail = |vj: f64| vj * trigamma(terms as f64 + 1.0) / n as f64;
+    let (lo, hi) = (direct + tail(accumulate_variance_limit(1.0, n, Estimator::Unbiased)), direct + tail(v[terms]));
+    let limit = accumulate_mean_error_limit(1.0, n, Estimator::Unbiased);
+    assert!(lo * (1.0 - 1e-12) <= limit && limit <= hi * (1.0 + 1e-12), "limit {limit} outside [{lo}, {hi}]");
+    // Hand values: n = 2, MLE: E[e_1²] = σ²/2 (the bound), E[e_2²] = σ²/2 (1 + (1 − 1/2)/4) = 0.5625 σ².
+    assert_close(accumulate_mean_error(1.0, 2, Estimator::Mle, 2), 0.5625, 1e-15, "n = 2, k = 2");
+    assert_close(accumulate_mean_error_bound(1.0, 2, 2), 0.625, 1e-15, "(1/2)(1 + 1/4)");
 }
 
 #[test]

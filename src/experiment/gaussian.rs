@@ -5,7 +5,7 @@
 //! invariant, so the real data is N(0, I_d) without loss of generality.
 
 use super::{input, ConfigError};
-use crate::sim::gaussian::{self as mc, GaussianGeneration, GaussianSetup, McConfig, SimError};
+use crate::sim::gaussian::{self as mc, GaussianGeneration, GaussianSetup, McConfig, MeanInterval, SimError};
 use crate::theory::gaussian::{self as closed, Estimator, ExpectedMoments};
 use crate::theory::{Covariance, RealPool, Strategy};
 use serde::{Deserialize, Serialize};
@@ -137,8 +137,11 @@ pub struct GaussianOutcome {
     pub label: String,
     /// Exact expected moments, generations 0…G.
     pub expected: Vec<ExpectedMoments>,
-    /// Monte Carlo summaries, generations 0…G, when it ran.
+    /// Monte Carlo summaries, generations 0…G, when it ran; if it stopped early ([`Self::monte_carlo_error`]),
+    /// the generations it completed (`None` if none).
     pub monte_carlo: Option<Vec<GaussianGeneration>>,
+    /// Why the Monte Carlo stopped before generation G, if it did (a singular fit in d dimensions).
+    pub monte_carlo_error: Option<SimError>,
 }
 
 /// One series at one generation. Field names are the `--format jsonl` contract.
@@ -163,20 +166,36 @@ pub struct GaussianRecord {
     pub expected_log_variance: Option<f64>,
     /// Replace in 1-D: the median of σ̂²_k/σ², `exp(k·drift + δ)` (approximate, see proofs/gaussian-log-drift.md).
     pub approx_median_variance: Option<f64>,
+    /// Replace in any dimension: `E[ln det Σ̂_k − ln det Σ] = k · (Σ_{i=1}^{d} ψ((n−i)/2) + d ln(2/D))`
+    /// (exact, proofs/gaussian-log-drift.md; in 1-D the same as `expected_log_variance`); null otherwise.
+    pub expected_log_det: Option<f64>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub mc: Option<GaussianMcColumns>,
 }
 
-/// Monte Carlo columns: across paths, of σ̂²_k/σ² (or the trace ratio).
+/// Monte Carlo columns: across paths, of σ̂²_k/σ² (or the trace ratio), its log, `ln det Σ̂_k − ln det Σ`
+/// and the mean error.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct GaussianMcColumns {
     pub mc_mean: f64,
     pub mc_mean_lo: f64,
     pub mc_mean_hi: f64,
+    /// The interval of `mc_mean` and `mc_mean_error`: `student-t` or `bootstrap-t`. Either misses the exact
+    /// mean often once the ratio is heavy-tailed (Replace after a few dozen generations); check the log there.
+    pub mc_mean_interval: &'static str,
     pub mc_median: f64,
     pub mc_q05: f64,
     pub mc_q95: f64,
+    /// Mean of `ln(σ̂²_k/σ²)` (d > 1: `ln(tr Σ̂_k/tr Σ)`), with its interval.
     pub mc_log_mean: f64,
+    pub mc_log_mean_lo: f64,
+    pub mc_log_mean_hi: f64,
+    /// Mean of `ln det Σ̂_k − ln det Σ` (1-D: `mc_log_mean`), with its interval.
+    pub mc_log_det_mean: f64,
+    pub mc_log_det_mean_lo: f64,
+    pub mc_log_det_mean_hi: f64,
+    /// The interval of the two log means: always `student-t` (the logs are light-tailed).
+    pub mc_log_interval: &'static str,
     pub mc_mean_error: f64,
     pub mc_mean_error_lo: f64,
     pub mc_mean_error_hi: f64,
@@ -193,16 +212,21 @@ fn label(strategy: Strategy) -> String {
 }
 
 /// Run every series: closed form, then the Monte Carlo if configured (series index separates the streams).
-pub fn run(config: &GaussianConfig) -> Result<Vec<GaussianOutcome>, SimError> {
+///
+/// The closed form never depends on the Monte Carlo: a Monte Carlo that stops (Mix and Accumulate in d
+/// dimensions refit from a pooled covariance, whose factorisation can fail after an extreme collapse) leaves
+/// its series with the closed form, the generations it completed and the error
+/// ([`GaussianOutcome::monte_carlo_error`]), and the other series run on.
+pub fn run(config: &GaussianConfig) -> Vec<GaussianOutcome> {
     config
         .strategies
         .iter()
         .enumerate()
         .map(|(index, &strategy)| {
             let expected = closed::expected_moments(config.samples, config.estimator, strategy, config.generations);
-            let monte_carlo = config
-                .monte_carlo
-                .map(|m| {
+            let (monte_carlo, monte_carlo_error) = match config.monte_carlo {
+                None => (None, None),
+                Some(m) => {
                     let setup = GaussianSetup {
                         covariance: config.covariance.clone(),
                         n: config.samples,
@@ -210,10 +234,14 @@ pub fn run(config: &GaussianConfig) -> Result<Vec<GaussianOutcome>, SimError> {
                         strategy,
                         generations: config.generations,
                     };
-                    mc::run(&setup, &McConfig { series: index as u64, ..m })
-                })
-                .transpose()?;
-            Ok(GaussianOutcome { strategy, label: label(strategy), expected, monte_carlo })
+                    let mut completed = Vec::new();
+                    match mc::run_observed(&setup, &McConfig { series: index as u64, ..m }, |g| completed.push(*g)) {
+                        Ok(all) => (Some(all), None),
+                        Err(e) => (Some(completed).filter(|c| !c.is_empty()), Some(e)),
+                    }
+                }
+            };
+            GaussianOutcome { strategy, label: label(strategy), expected, monte_carlo, monte_carlo_error }
         })
         .collect()
 }
@@ -223,23 +251,34 @@ pub fn records(config: &GaussianConfig, outcomes: &[GaussianOutcome]) -> Vec<Gau
     let (n, estimator) = (config.samples, config.estimator);
     let mut out = Vec::new();
     for o in outcomes {
-        let replace_1d = config.dim() == 1 && o.strategy == Strategy::Replace;
+        // Mix whose real share rounds to no sample is Replace.
+        let replace = match o.strategy {
+            Strategy::Replace => true,
+            Strategy::Mix { alpha, .. } => closed::mix_real_count(alpha, n) == 0,
+            Strategy::Accumulate => false,
+        };
+        let replace_1d = config.dim() == 1 && replace;
         for e in &o.expected {
             let k = e.generation;
-            let mc = o.monte_carlo.as_ref().map(|m| {
-                let g = &m[k];
-                GaussianMcColumns {
-                    mc_mean: g.variance_ratio.mean.mean,
-                    mc_mean_lo: g.variance_ratio.mean.lo,
-                    mc_mean_hi: g.variance_ratio.mean.hi,
-                    mc_median: g.variance_ratio.median,
-                    mc_q05: g.variance_ratio.q05,
-                    mc_q95: g.variance_ratio.q95,
-                    mc_log_mean: g.log_variance_ratio.mean.mean,
-                    mc_mean_error: g.mean_error.mean.mean,
-                    mc_mean_error_lo: g.mean_error.mean.lo,
-                    mc_mean_error_hi: g.mean_error.mean.hi,
-                }
+            // A Monte Carlo that stopped early has no record from its failed generation on.
+            let mc = o.monte_carlo.as_ref().and_then(|m| m.get(k)).map(|g| GaussianMcColumns {
+                mc_mean: g.variance_ratio.mean.mean,
+                mc_mean_lo: g.variance_ratio.mean.lo,
+                mc_mean_hi: g.variance_ratio.mean.hi,
+                mc_mean_interval: g.mean_interval.name(),
+                mc_median: g.variance_ratio.median,
+                mc_q05: g.variance_ratio.q05,
+                mc_q95: g.variance_ratio.q95,
+                mc_log_mean: g.log_variance_ratio.mean.mean,
+                mc_log_mean_lo: g.log_variance_ratio.mean.lo,
+                mc_log_mean_hi: g.log_variance_ratio.mean.hi,
+                mc_log_det_mean: g.log_det_ratio.mean.mean,
+                mc_log_det_mean_lo: g.log_det_ratio.mean.lo,
+                mc_log_det_mean_hi: g.log_det_ratio.mean.hi,
+                mc_log_interval: MeanInterval::StudentT.name(),
+                mc_mean_error: g.mean_error.mean.mean,
+                mc_mean_error_lo: g.mean_error.mean.lo,
+                mc_mean_error_hi: g.mean_error.mean.hi,
             });
             out.push(GaussianRecord {
                 series: o.label.clone(),
@@ -258,6 +297,14 @@ pub fn records(config: &GaussianConfig, outcomes: &[GaussianOutcome]) -> Vec<Gau
                 log_drift: replace_1d.then(|| closed::log_drift(n, estimator)),
                 expected_log_variance: replace_1d.then(|| closed::replace_expected_log_variance(1.0, n, estimator, k)),
                 approx_median_variance: replace_1d.then(|| closed::replace_median_variance(1.0, n, estimator, k)),
+                // (0 at k = 0, not the −0 of 0 × a negative drift.)
+                expected_log_det: replace.then(|| {
+                    if k == 0 {
+                        0.0
+                    } else {
+                        k as f64 * closed::log_det_drift(n, config.dim(), estimator)
+                    }
+                }),
                 mc,
             });
         }

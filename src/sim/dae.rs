@@ -68,6 +68,26 @@ pub fn min_samples(dim: usize) -> usize {
 
 /// Run the Monte Carlo; `series` separates the random streams of the series of a sweep.
 /// Confidence intervals are at `level` (e.g. 0.95).
+///
+/// ```
+/// use flowcollapse::sim::dae::{run, DaeSetup, MonteCarlo};
+/// use flowcollapse::theory::{Covariance, Rule, Strategy};
+///
+/// // λ = 1, noise s = 0.5, Replace, noisy rule: in the population limit the DAE's gain is
+/// // w = λ/(λ + s) = 2/3 and generation 1 has variance λ²/(λ + s) = 2/3 (proofs/dae-covariance-recursion.md);
+/// // n = 20 000 samples per generation are close to that limit.
+/// let covariance = Covariance::from_spectrum(&[1.0])?;
+/// let (strategy, rule) = (Strategy::Replace, Rule::Noisy);
+/// let setup = DaeSetup { covariance: &covariance, s: 0.5, strategy, rule, generations: 2 };
+/// let sim = run(&setup, &MonteCarlo { samples: 20_000, replicates: 16, seed: 1 }, 0, 0.999)?;
+/// let (ratio, gain) = (sim[1].trace_ratio, sim[1].w_norm);
+/// assert!(ratio.lo <= 2.0 / 3.0 && 2.0 / 3.0 <= ratio.hi, "{ratio:?}");
+/// assert!(gain.lo <= 2.0 / 3.0 && 2.0 / 3.0 <= gain.hi, "{gain:?}");
+/// // Generation 2: μ_2 = μ_1²/(μ_1 + s) = (4/9)/(7/6) = 8/21.
+/// let ratio = sim[2].trace_ratio;
+/// assert!(ratio.lo <= 8.0 / 21.0 && 8.0 / 21.0 <= ratio.hi, "{ratio:?}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn run(setup: &DaeSetup, mc: &MonteCarlo, series: u64, level: f64) -> Result<Vec<McGeneration>, SimError> {
     let replicates: Vec<Vec<Measured>> = (0..mc.replicates)
         .into_par_iter()

@@ -177,6 +177,21 @@ pub fn replicate_paths(setup: &ReflowSetup, mc: &ReflowMc, series: u64) -> Vec<R
 }
 
 /// Run R ≥ 2 replicates of the loop and summarise each generation (intervals at confidence `level`).
+///
+/// ```
+/// use flowcollapse::sim::reflow::{run, ReflowMc, ReflowSetup};
+/// use flowcollapse::theory::Strategy;
+///
+/// // One direction λ = 4, one Euler step, one time bin: model 1 fits v(y) = a y to independent pairs,
+/// // y = t x + (1 − t) z, t ~ U(0, 1), so a = E[(x − z) y]/E[y²] = ((λ − 1)/2)/((λ + 1)/3) = 0.9, and its
+/// // sampler maps z to β z with β = 1 + a: variance ratio β²/λ = 3.61/4 = 0.9025
+/// // (proofs/reflow-linear-gaussian.md).
+/// let strategy = Strategy::Replace;
+/// let setup = ReflowSetup { spectrum: vec![4.0], steps: 1, bins: 1, ridge: 0.0, strategy, generations: 1 };
+/// let sim = run(&setup, &ReflowMc { pairs: 50_000, replicates: 16, seed: 2 }, 0, 0.999);
+/// let iv = sim[1].variance_ratio[0].mean;
+/// assert!(iv.lo <= 0.9025 && 0.9025 <= iv.hi, "{iv:?}");
+/// ```
 pub fn run(setup: &ReflowSetup, mc: &ReflowMc, series: u64, level: f64) -> Vec<McReflowGeneration> {
     let paths = replicate_paths(setup, mc, series);
     let total: f64 = setup.spectrum.iter().sum();
