@@ -16,6 +16,8 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use flowcollapse::checkpoint::{Checkpoint, CheckpointError, Tensor};
+use flowcollapse::classifier::model::FORMAT;
+use flowcollapse::classifier::{Classifier, ClassifierConfig};
 use flowcollapse::data::{cifar10_from_batches, idx_from_bytes, read_cifar10, read_idx_files, Shape, Split};
 use flowcollapse::train::{persist, Mlp, MlpConfig, TrainState};
 use proptest::collection::vec;
@@ -935,6 +937,26 @@ fn a_network_claimed_by_metadata_alone_is_refused_before_allocating() {
     assert!(claimed.num_params() > 1 << 37, "the metadata claims {} parameters", claimed.num_params());
     refused_small("flat_group", "claims.safetensors", || {
         persist::flat_group(&read, &claimed, "ema", "claims.safetensors")
+    });
+}
+
+/// The same for the FD-classifier's reader: metadata claiming 16 layers of 65 536 units (256 GiB of weights)
+/// over a file with no tensor.
+#[test]
+fn a_classifier_claimed_by_metadata_alone_is_refused_before_allocating() {
+    let widest = ClassifierConfig::MAX_WIDTH.to_string();
+    let metadata = [
+        ("format", FORMAT.to_string()),
+        ("input_shape", "1,256,256".to_string()),
+        ("hidden", vec![widest.as_str(); ClassifierConfig::MAX_HIDDEN_LAYERS].join(",")),
+        ("classes", "10".to_string()),
+    ];
+    let checkpoint =
+        Checkpoint { tensors: Vec::new(), metadata: metadata.into_iter().map(|(k, v)| (k.to_string(), v)).collect() };
+    let bytes = checkpoint.to_bytes();
+    let read = Checkpoint::from_bytes(&bytes, "classifier.safetensors").unwrap();
+    refused_small("Classifier::from_checkpoint", "classifier.safetensors", || {
+        Classifier::from_checkpoint(&read, "classifier.safetensors")
     });
 }
 
