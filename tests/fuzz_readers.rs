@@ -19,6 +19,7 @@ use flowcollapse::checkpoint::{Checkpoint, CheckpointError, Tensor};
 use flowcollapse::classifier::model::FORMAT;
 use flowcollapse::classifier::{Classifier, ClassifierConfig};
 use flowcollapse::data::{cifar10_from_batches, idx_from_bytes, read_cifar10, read_idx_files, Shape, Split};
+use flowcollapse::train::couplings::PairSet;
 use flowcollapse::train::{persist, Mlp, MlpConfig, TrainState};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -795,9 +796,12 @@ fn readers_from_disk_name_the_path() {
     let cases = (cases() / 40).max(1);
     let started = std::time::Instant::now();
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let (idx, cifar, checkpoint) = (Tally::default(), Tally::default(), Tally::default());
-    let strategy = (idx_case(), cifar_case(), checkpoint_input());
-    fuzz("disk", cases, strategy, |(idx_in, cifar_in, checkpoint_in)| {
+    let (idx, cifar, checkpoint, pairs) = (Tally::default(), Tally::default(), Tally::default(), Tally::default());
+    let pair_set = (1usize..4).prop_flat_map(|rows| {
+        (vec(-4.0f32..4.0, 2 * rows), vec(-4.0f32..4.0, 2 * rows), vec(number_edit(), 0..2), vec(mutation(), 0..3))
+    });
+    let strategy = (idx_case(), cifar_case(), checkpoint_input(), pair_set);
+    fuzz("disk", cases, strategy, |(idx_in, cifar_in, checkpoint_in, (x0, x1, edits, mutations))| {
         let (n, h, w) = idx_in.dims;
         let images = encode(
             idx_file(0x0803, &[n, h, w], &idx_in.pixels),
@@ -840,11 +844,42 @@ fn readers_from_disk_name_the_path() {
         if let Err(e) = result {
             check_names_file(e.to_string(), &path.to_string_lossy())?;
         }
+        // A reflow run's cached pair sets are checkpoints too, read back on resume: one of 2-D pairs, damaged.
+        let rows = x0.len() / 2;
+        let set = Checkpoint {
+            tensors: vec![Tensor::new("x0", vec![rows, 2], x0.clone()), Tensor::new("x1", vec![rows, 2], x1.clone())],
+            metadata: Vec::new(),
+        };
+        let path = dir.path().join("pairs.safetensors");
+        std::fs::write(&path, edited_bytes(&set, &edits, &mutations)).expect("writing a temporary file");
+        let (result, largest) = measured("PairSet::load", || PairSet::load(&path, 2))?;
+        pairs.count(&result, largest);
+        match result {
+            Ok(read) => {
+                let (n, m) = (read.x0.len(), read.x1.len());
+                prop_assert!(read.dim == 2 && n == m && n.is_multiple_of(2), "{n} and {m} values of dim {}", read.dim);
+                if edits.is_empty() && mutations.is_empty() {
+                    prop_assert!(same_bits(&read.x0, &x0) && same_bits(&read.x1, &x1), "pairs changed");
+                }
+            }
+            Err(e) => {
+                prop_assert!(!(edits.is_empty() && mutations.is_empty()), "refused a valid pair set: {e}");
+                check_names_file(e.to_string(), &path.to_string_lossy())?;
+            }
+        }
+        // And the random checkpoints, which rarely hold x0 and x1 (a scalar first tensor once panicked).
+        let path = dir.path().join("model.safetensors");
+        let (result, largest) = measured("PairSet::load", || PairSet::load(&path, 2))?;
+        pairs.count(&result, largest);
+        if let Err(e) = result {
+            check_names_file(e.to_string(), &path.to_string_lossy())?;
+        }
         Ok(())
     });
     idx.print("idx (read_idx_files, on disk)", cases, started);
     cifar.print("cifar (read_cifar10, on disk)", cases, started);
     checkpoint.print("checkpoint (Checkpoint::load, on disk)", cases, started);
+    pairs.print("pair set (PairSet::load, on disk; two reads a case)", cases, started);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -958,6 +993,26 @@ fn a_classifier_claimed_by_metadata_alone_is_refused_before_allocating() {
     refused_small("Classifier::from_checkpoint", "classifier.safetensors", || {
         Classifier::from_checkpoint(&read, "classifier.safetensors")
     });
+}
+
+/// Found by this fuzzer: a pair-set file whose first tensor is a scalar made `PairSet::load` index an empty
+/// shape and panic (a reflow resume reads these files from the run directory).
+#[test]
+fn a_pair_set_with_a_scalar_tensor_is_an_error() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("pairs.safetensors");
+    let scalars = [("x0", vec![], vec![1.0]), ("x1", vec![], vec![2.0])];
+    for first in [0, 1] {
+        let tensors = [&scalars[first], &scalars[1 - first]];
+        let checkpoint = Checkpoint {
+            tensors: tensors.iter().map(|(n, s, d)| Tensor::new(*n, s.clone(), d.clone())).collect(),
+            metadata: Vec::new(),
+        };
+        checkpoint.save(&path).expect("writing a temporary file");
+        let (result, _) = measured("PairSet::load", || PairSet::load(&path, 2)).unwrap_or_else(|e| panic!("{e}"));
+        let message = result.expect_err("a scalar x0 is not a pair set").to_string();
+        assert!(message.contains(&*path.to_string_lossy()) && message.contains("x0"), "{message}");
+    }
 }
 
 /// Sanity of the harness itself: the allocation tracker sees a large reservation, so a reader that made
