@@ -154,7 +154,20 @@ struct SampleRecord {
     checkpoint_step: u64,
 }
 
+/// `sample` and `eval` take their settings from flags only: a `--config` (which every command parses) would
+/// otherwise be ignored without a word.
+fn refuse_config(run: &RunArgs, command: &str) -> Result<(), Failure> {
+    match &run.config {
+        None => Ok(()),
+        Some(path) => Err(failure(
+            2,
+            format!("invalid config = {}: {command} reads no config file (give its settings as flags)", path.display()),
+        )),
+    }
+}
+
 pub fn run_sample(args: &SampleArgs) -> Result<(), Failure> {
+    refuse_config(&args.run, "sample")?;
     on_device!(Device::parse(args.model.device.as_deref())?, |b| sample_on(&b, args))
 }
 
@@ -239,6 +252,7 @@ pub struct EvalArgs {
 }
 
 pub fn run_eval(args: &EvalArgs) -> Result<(), Failure> {
+    refuse_config(&args.run, "eval")?;
     on_device!(Device::parse(args.model.device.as_deref())?, |b| eval_on(&b, args))
 }
 
