@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use flowcollapse::report::plot::{render, Chart, PlotError, Scale, Series};
+use flowcollapse::report::plot::{layout, render, Chart, Layout, PlotError, Scale, Series};
 
 /// Two series exercising every part: line + markers + band, and a dashed line.
 fn two_series_chart() -> Chart {
@@ -234,4 +234,62 @@ fn missing_directory_is_an_io_error_and_leaves_no_file() {
         other => panic!("expected PlotError::Io, got {other:?}"),
     }
     assert_eq!(names_in(dir.path()), Vec::<String>::new());
+}
+
+/// The layout's legend box holds none of `points`.
+fn covered(layout: &Layout, points: &[(i32, i32)]) -> usize {
+    let legend = layout.legend.expect("a legend");
+    points.iter().filter(|&&p| legend.contains(p)).count()
+}
+
+/// A band filling the lower right and lines across the top: the legend must go to the lower left, the one
+/// place that hides nothing (it used to count lines and markers only, and sat on the band).
+#[test]
+fn legend_keeps_off_lines_markers_and_bands() {
+    let xs: Vec<f64> = (0..=30).map(f64::from).collect();
+    let chart = Chart {
+        title: "legend placement".into(),
+        series: vec![
+            Series {
+                label: "high".into(),
+                line: xs.iter().map(|&x| (x, 1.0 - 0.001 * x)).collect(),
+                ..Series::default()
+            },
+            Series {
+                label: "falling, with a wide band".into(),
+                points: xs.iter().map(|&x| (x, 0.9 - 0.002 * x)).collect(),
+                band: xs.iter().filter(|&&x| x >= 15.0).map(|&x| (x, 0.0, 0.9 - 0.002 * x)).collect(),
+                ..Series::default()
+            },
+        ],
+        ..Chart::default()
+    };
+    let layout = layout(&chart).unwrap();
+    let legend = layout.legend.unwrap();
+    let plot = layout.plot;
+    let (mid_x, mid_y) = ((plot.left + plot.right) / 2, (plot.top + plot.bottom) / 2);
+    assert!(legend.right < mid_x && legend.top > mid_y, "legend {legend:?} not in the lower left of {plot:?}");
+    assert_eq!(covered(&layout, &layout.drawn), 0);
+    assert_eq!(covered(&layout, &layout.shaded), 0);
+    assert!(!layout.shaded.is_empty() && layout.shaded.iter().all(|&p| plot.contains(p)));
+}
+
+/// The linear-reflow figures at the demo's settings (30 generations, Monte Carlo with 2000 pairs) and at the
+/// defaults: the legend hides no line, marker or band of the curves it names.
+#[test]
+fn linear_reflow_legends_hide_no_data() {
+    use flowcollapse::experiment::linear_reflow::{records, run, LinearReflowParams};
+    use flowcollapse::report::figures::linear_reflow::{trace, variance};
+    let demo =
+        LinearReflowParams { euler_steps: Some(8), pairs: Some(2000), generations: Some(30), ..Default::default() };
+    for params in [demo, LinearReflowParams::default()] {
+        let config = params.validate().unwrap();
+        let outcomes = run(&config);
+        let rows = records(&config, &outcomes);
+        for chart in [variance(&config, &outcomes, &rows), trace(&config, &outcomes, &rows)] {
+            let layout = layout(&chart).unwrap();
+            let (lines, bands) = (covered(&layout, &layout.drawn), covered(&layout, &layout.shaded));
+            assert_eq!((lines, bands), (0, 0), "{}: legend {:?} hides data", chart.title, layout.legend);
+        }
+    }
 }

@@ -70,6 +70,34 @@ pub enum PlotError {
     Empty { title: String },
 }
 
+/// A rectangle in image pixels, edges included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rect {
+    pub left: i32,
+    pub top: i32,
+    pub right: i32,
+    pub bottom: i32,
+}
+
+impl Rect {
+    pub fn contains(&self, (x, y): (i32, i32)) -> bool {
+        (self.left..=self.right).contains(&x) && (self.top..=self.bottom).contains(&y)
+    }
+}
+
+/// Where a chart's parts land in its image (PNG and SVG alike), for tests and for checking a figure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    /// The plotting area inside the axes.
+    pub plot: Rect,
+    /// The legend box; `None` when no series has a label.
+    pub legend: Option<Rect>,
+    /// Every drawn line (sampled along its segments) and marker centre.
+    pub drawn: Vec<(i32, i32)>,
+    /// Points sampled inside the shaded bands.
+    pub shaded: Vec<(i32, i32)>,
+}
+
 /// Pixel size of both outputs (the SVG uses the same units, so both look identical).
 const SIZE: (u32, u32) = (1200, 800);
 const TITLE_PX: f64 = 28.0;
@@ -105,9 +133,19 @@ pub fn render(chart: &Chart, stem: &Path) -> Result<[PathBuf; 2], PlotError> {
     let bounds = Bounds::of(chart).ok_or_else(|| PlotError::Empty { title: chart.title.clone() })?;
     let png = with_extension(stem, "png");
     let svg = with_extension(stem, "svg");
-    write_figure(&png, |tmp| draw(&BitMapBackend::new(tmp, SIZE).into_drawing_area(), chart, &bounds))?;
-    write_figure(&svg, |tmp| draw(&SVGBackend::new(tmp, SIZE).into_drawing_area(), chart, &bounds))?;
+    write_figure(&png, |tmp| draw(&BitMapBackend::new(tmp, SIZE).into_drawing_area(), chart, &bounds).map(drop))?;
+    write_figure(&svg, |tmp| draw(&SVGBackend::new(tmp, SIZE).into_drawing_area(), chart, &bounds).map(drop))?;
     Ok([png, svg])
+}
+
+/// The layout [`render`] gives `chart`, drawn in memory (nothing is written).
+pub fn layout(chart: &Chart) -> Result<Layout, PlotError> {
+    let bounds = Bounds::of(chart).ok_or_else(|| PlotError::Empty { title: chart.title.clone() })?;
+    let failed = |message| PlotError::Draw { path: PathBuf::from("(in memory)"), message };
+    register_fonts().map_err(failed)?;
+    let mut buffer = vec![0u8; 3 * SIZE.0 as usize * SIZE.1 as usize];
+    let layout = draw(&BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area(), chart, &bounds);
+    layout.map_err(failed)
 }
 
 /// `stem` + `.ext`, without replacing an existing dot-suffix of the stem.
@@ -324,20 +362,21 @@ fn trim_scientific(s: &str) -> String {
 
 type DrawResult<T, DB> = Result<T, DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
-/// Draw the whole figure on any backend, so PNG and SVG come from the same code.
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart, bounds: &Bounds) -> Result<(), String> {
-    let inner = || -> DrawResult<(), DB> {
+/// Draw the whole figure on any backend, so PNG and SVG come from the same code; returns where things went.
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart, bounds: &Bounds) -> Result<Layout, String> {
+    let inner = || -> DrawResult<Layout, DB> {
         root.fill(&WHITE)?;
         let area = draw_header(root, chart)?;
         let (x, y) = (&bounds.x, &bounds.y);
         let linear = |r: &Range<f64>| RangedCoordf64::from(r.clone());
-        match (chart.x_scale, chart.y_scale) {
+        let layout = match (chart.x_scale, chart.y_scale) {
             (Scale::Linear, Scale::Linear) => draw_plot(&area, chart, linear(x), linear(y)),
             (Scale::Linear, Scale::Log) => draw_plot(&area, chart, linear(x), log_axis(y)),
             (Scale::Log, Scale::Linear) => draw_plot(&area, chart, log_axis(x), linear(y)),
             (Scale::Log, Scale::Log) => draw_plot(&area, chart, log_axis(x), log_axis(y)),
         }?;
-        root.present()
+        root.present()?;
+        Ok(layout)
     };
     inner().map_err(|e| e.to_string())
 }
@@ -410,7 +449,7 @@ fn widest<DB: DrawingBackend>(
 }
 
 /// Axes, mesh, series and legend, for any pair of axis coordinate types.
-fn draw_plot<DB, X, Y>(area: &DrawingArea<DB, Shift>, chart: &Chart, x_axis: X, y_axis: Y) -> DrawResult<(), DB>
+fn draw_plot<DB, X, Y>(area: &DrawingArea<DB, Shift>, chart: &Chart, x_axis: X, y_axis: Y) -> DrawResult<Layout, DB>
 where
     DB: DrawingBackend,
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
@@ -466,6 +505,7 @@ where
     let colours = || chart.series.iter().zip(PALETTE.iter().cycle());
 
     // Bands first, then lines, then markers: nothing hides another series' markers.
+    let mut shaded: Vec<(i32, i32)> = Vec::new();
     for (s, &colour) in colours() {
         let fill = colour.mix(BAND_ALPHA).filled();
         // On a log axis a lower bound ≤ 0 means "off the bottom": clamp it to the frame.
@@ -478,6 +518,24 @@ where
             usable(x, xs) && !lo.is_nan() && !hi.is_nan() && (usable(lo, ys) || usable(hi, ys))
         };
         for run in runs(&s.band, drawable) {
+            // Points inside the band, in pixels, so that the legend can keep off it too.
+            let edges: Vec<((i32, i32), (i32, i32))> = run
+                .iter()
+                .map(|&(x, lo, hi)| {
+                    (ctx.backend_coord(&(x, clamp(lo.max(hi)))), ctx.backend_coord(&(x, clamp(lo.min(hi)))))
+                })
+                .collect();
+            let pairs = if edges.len() == 1 {
+                vec![(edges[0], edges[0])]
+            } else {
+                edges.windows(2).map(|w| (w[0], w[1])).collect()
+            };
+            for (a, b) in pairs {
+                for i in 0..=16 {
+                    let (top, bottom) = (lerp(a.0, b.0, i as f64 / 16.0), lerp(a.1, b.1, i as f64 / 16.0));
+                    shaded.extend((0..=8).map(|j| lerp(top, bottom, j as f64 / 8.0)));
+                }
+            }
             let upper = run.iter().map(|&(x, lo, hi)| (x, clamp(lo.max(hi))));
             let lower = run.iter().rev().map(|&(x, lo, hi)| (x, clamp(lo.min(hi))));
             let outline: Vec<(f64, f64)> = upper.chain(lower).collect();
@@ -506,9 +564,8 @@ where
         ctx.draw_series(markers.map(|&p| Circle::new(p, MARKER_RADIUS, colour.filled())))?;
     }
 
-    // Every drawn point in the plotting area's pixels, lines sampled between their vertices, so the legend
-    // can go to the corner that hides the least data.
-    let (base_x, base_y) = ctx.plotting_area().get_base_pixel();
+    // Every drawn point in image pixels, lines sampled between their vertices, so the legend can go where
+    // it hides the least data.
     let mut drawn: Vec<(i32, i32)> = Vec::new();
     for s in &chart.series {
         let pixels: Vec<(i32, i32)> = s
@@ -517,23 +574,29 @@ where
             .chain(&s.points)
             .filter(|&&(x, y)| usable(x, xs) && usable(y, ys))
             .map(|p| ctx.backend_coord(p))
-            .map(|(x, y)| (x - base_x, y - base_y))
             .collect();
         let vertices = s.line.iter().filter(|&&(x, y)| usable(x, xs) && usable(y, ys)).count();
         for w in pixels[..vertices].windows(2) {
-            for i in 0..16 {
-                let f = i as f64 / 16.0;
-                let lerp = |a: i32, b: i32| a + ((b - a) as f64 * f).round() as i32;
-                drawn.push((lerp(w[0].0, w[1].0), lerp(w[0].1, w[1].1)));
-            }
+            drawn.extend((0..16).map(|i| lerp(w[0], w[1], i as f64 / 16.0)));
         }
         drawn.extend(pixels);
     }
-    draw_legend(&ctx.plotting_area().strip_coord_spec(), chart, &drawn)
+    let plotting = ctx.plotting_area().strip_coord_spec();
+    let ((left, top), (w, h)) = (plotting.get_base_pixel(), plotting.dim_in_pixel());
+    let plot = Rect { left, top, right: left + w as i32 - 1, bottom: top + h as i32 - 1 };
+    let legend = draw_legend(&plotting, chart, &drawn, &shaded)?;
+    Ok(Layout { plot, legend, drawn, shaded })
 }
 
-/// The legend box in the corner of the plotting area that covers the fewest `drawn` pixels (upper right on
-/// a tie, then upper left, lower right, lower left).
+/// The point a fraction `f` of the way from `a` to `b`, in whole pixels.
+fn lerp(a: (i32, i32), b: (i32, i32), f: f64) -> (i32, i32) {
+    let along = |p: i32, q: i32| p + ((q - p) as f64 * f).round() as i32;
+    (along(a.0, b.0), along(a.1, b.1))
+}
+
+/// The legend box where it covers the fewest `drawn` line and marker pixels, then the fewest `shaded` band
+/// points: a corner of the plotting area (upper right on a tie, then upper left, lower right, lower left),
+/// else the middle of an edge. Returns the box in image pixels.
 ///
 /// Drawn by hand rather than with plotters' series labels, whose boxed legend callbacks need
 /// `'static` backends (our bitmap backend borrows its output path).
@@ -541,11 +604,12 @@ fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     chart: &Chart,
     drawn: &[(i32, i32)],
-) -> DrawResult<(), DB> {
+    shaded: &[(i32, i32)],
+) -> DrawResult<Option<Rect>, DB> {
     let entries: Vec<(&Series, RGBColor)> =
         chart.series.iter().zip(PALETTE.iter().cycle().copied()).filter(|(s, _)| !s.label.trim().is_empty()).collect();
     if entries.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let style = font(LEGEND_PX);
     let (pad, glyph_w, gap, row_h) = (12, 40, 12, (LEGEND_PX * 1.6) as i32);
@@ -556,11 +620,25 @@ fn draw_legend<DB: DrawingBackend>(
     let (area_w, area_h) = area.dim_in_pixel();
     let (w, h) = (pad + glyph_w + gap + text_w + pad, pad + row_h * entries.len() as i32 + pad);
     let (right, bottom) = (area_w as i32 - w - 12, area_h as i32 - h - 12);
-    let corners = [(right, 12), (12, 12), (right, bottom), (12, bottom)];
-    let covered = |&(x0, y0): &(i32, i32)| {
-        drawn.iter().filter(|&&(x, y)| x >= x0 - 6 && x <= x0 + w + 6 && y >= y0 - 6 && y <= y0 + h + 6).count()
+    let (centre, middle) = ((area_w as i32 - w) / 2, (area_h as i32 - h) / 2);
+    let places = [
+        (right, 12),
+        (12, 12),
+        (right, bottom),
+        (12, bottom),
+        (centre, 12),
+        (centre, bottom),
+        (12, middle),
+        (right, middle),
+    ];
+    // `drawn` and `shaded` are in image pixels; the places are relative to the plotting area.
+    let (base_x, base_y) = area.get_base_pixel();
+    let covered = |points: &[(i32, i32)], (x0, y0): (i32, i32)| {
+        let (x0, y0) = (base_x + x0, base_y + y0);
+        points.iter().filter(|&&(x, y)| x >= x0 - 6 && x <= x0 + w + 6 && y >= y0 - 6 && y <= y0 + h + 6).count()
     };
-    let (x0, y0) = corners.iter().copied().min_by_key(covered).expect("four corners");
+    let (x0, y0) =
+        places.iter().copied().min_by_key(|&p| (covered(drawn, p), covered(shaded, p))).expect("eight places");
     area.draw(&Rectangle::new([(x0, y0), (x0 + w, y0 + h)], WHITE.mix(0.8).filled()))?;
     area.draw(&Rectangle::new([(x0, y0), (x0 + w, y0 + h)], BLACK.mix(0.5).stroke_width(1)))?;
     let text_style = style.pos(Pos::new(HPos::Left, VPos::Center));
@@ -581,7 +659,7 @@ fn draw_legend<DB: DrawingBackend>(
         }
         area.draw_text(s.label.trim(), &text_style, (gx1 + gap, y))?;
     }
-    Ok(())
+    Ok(Some(Rect { left: base_x + x0, top: base_y + y0, right: base_x + x0 + w, bottom: base_y + y0 + h }))
 }
 
 /// Maximal contiguous runs of elements that satisfy `keep`, so one bad value breaks a line
