@@ -667,3 +667,143 @@ fn draw_legend<DB: DrawingBackend>(
 fn runs<T>(items: &[T], keep: impl Fn(&&T) -> bool) -> Vec<&[T]> {
     items.split(|item| !keep(&item)).filter(|run| !run.is_empty()).collect()
 }
+
+/// Maps of one non-negative number per pixel (e.g. per-pixel variance), side by side on one grey scale
+/// (black 0, white the largest value of all panels), each under its label, with a colour bar.
+#[derive(Clone, Debug, Default)]
+pub struct Maps {
+    pub title: String,
+    /// What was measured, under the title (optional).
+    pub caption: Option<String>,
+    /// Image height and width of every panel.
+    pub height: usize,
+    pub width: usize,
+    /// (label, `height × width` values, row-major).
+    pub panels: Vec<(String, Vec<f64>)>,
+    /// What the colour bar's numbers are, e.g. "variance".
+    pub scale_label: String,
+}
+
+/// Where [`render_maps`] put things, in image pixels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapsLayout {
+    pub size: (u32, u32),
+    /// One per panel, in order: the upscaled image itself.
+    pub panels: Vec<Rect>,
+    /// Image pixels per data pixel (nearest neighbour).
+    pub scale: u32,
+    /// The colour bar (white at the top).
+    pub bar: Rect,
+    /// The value shown as white.
+    pub top: f64,
+}
+
+/// Panels per row of a maps figure.
+const MAPS_PER_ROW: usize = 4;
+/// Smallest width of a maps figure: readable next to the line charts.
+const MAPS_MIN_WIDTH: u32 = 640;
+
+/// Render `maps` to `path` (PNG): every data pixel a `scale × scale` block, `scale` chosen so that a panel
+/// is about 160 px wide. Returns the layout.
+pub fn render_maps(maps: &Maps, path: &Path) -> Result<MapsLayout, PlotError> {
+    let draw_error = |message: String| PlotError::Draw { path: path.to_path_buf(), message };
+    let (h, w) = (maps.height, maps.width);
+    if maps.panels.is_empty() || h == 0 || w == 0 {
+        return Err(PlotError::Empty { title: maps.title.clone() });
+    }
+    if let Some((label, _)) = maps.panels.iter().find(|(_, v)| v.len() != h * w) {
+        return Err(draw_error(format!("panel '{label}' does not hold {h} × {w} values")));
+    }
+    let values = || maps.panels.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite());
+    let top = values().fold(0.0f64, f64::max);
+    let top = if top > 0.0 { top } else { 1.0 };
+
+    let scale = 160usize.div_ceil(h.max(w)).clamp(1, 64) as i32;
+    let (pw, ph) = (w as i32 * scale, h as i32 * scale);
+    let cols = maps.panels.len().min(MAPS_PER_ROW) as i32;
+    let rows = maps.panels.len().div_ceil(MAPS_PER_ROW) as i32;
+    let (gap, label_h, bar_w, bar_labels) = (28, 30, 22, 110);
+    let grid_w = cols * pw + (cols - 1) * gap;
+    let content_w = grid_w + gap + bar_w + bar_labels;
+    let width = (content_w as u32 + 40).max(MAPS_MIN_WIDTH);
+    let (title_h, caption_line) = (50, (CAPTION_PX * 1.35).round() as i32);
+    // The caption is wrapped to the width; its line count sets the height. Measured once on a scratch area.
+    register_fonts().map_err(draw_error)?;
+    let caption = maps.caption.as_deref().map(str::trim).unwrap_or("");
+    let caption_style = font(CAPTION_PX).color(&RGBColor(70, 70, 70));
+    let mut scratch = vec![0u8; 3 * width as usize];
+    let lines = {
+        let area = BitMapBackend::with_buffer(&mut scratch, (width, 1)).into_drawing_area();
+        if caption.is_empty() {
+            Vec::new()
+        } else {
+            wrap(&area, caption, &caption_style, width - 60).map_err(|e| draw_error(e.to_string()))?
+        }
+    };
+    let grid_top = title_h + lines.len() as i32 * caption_line + 16;
+    let height = (grid_top + rows * (label_h + ph) + (rows - 1) * gap + 30) as u32;
+    let left = (width as i32 - content_w) / 2;
+    let panels: Vec<Rect> = (0..maps.panels.len() as i32)
+        .map(|i| {
+            let (x, y) = (left + (i % cols) * (pw + gap), grid_top + (i / cols) * (label_h + ph + gap) + label_h);
+            Rect { left: x, top: y, right: x + pw - 1, bottom: y + ph - 1 }
+        })
+        .collect();
+    let bar_x = left + grid_w + gap;
+    let bar = Rect { left: bar_x, top: panels[0].top, right: bar_x + bar_w - 1, bottom: panels[0].top + ph - 1 };
+    let layout = MapsLayout { size: (width, height), panels, scale: scale as u32, bar, top };
+    let grey = |v: f64| {
+        let g = (255.0 * (v / top).clamp(0.0, 1.0)).round() as u8;
+        RGBColor(g, g, g)
+    };
+
+    write_figure(path, |tmp| {
+        let root = BitMapBackend::new(tmp, (width, height)).into_drawing_area();
+        let inner = || -> DrawResult<(), BitMapBackend> {
+            root.fill(&WHITE)?;
+            let centred = |px: f64, bold: bool| {
+                let style = if bold { bold_font(px) } else { font(px) };
+                style.pos(Pos::new(HPos::Center, VPos::Top))
+            };
+            root.draw_text(maps.title.trim(), &centred(TITLE_PX, true), (width as i32 / 2, 10))?;
+            let caption_centred = caption_style.pos(Pos::new(HPos::Center, VPos::Top));
+            for (i, line) in lines.iter().enumerate() {
+                root.draw_text(line, &caption_centred, (width as i32 / 2, title_h + i as i32 * caption_line))?;
+            }
+            for ((label, values), r) in maps.panels.iter().zip(&layout.panels) {
+                root.draw_text(
+                    label.trim(),
+                    &centred(LEGEND_PX, false),
+                    ((r.left + r.right) / 2, r.top - label_h + 4),
+                )?;
+                for (i, &v) in values.iter().enumerate() {
+                    let (x, y) = (r.left + (i % w) as i32 * scale, r.top + (i / w) as i32 * scale);
+                    root.draw(&Rectangle::new([(x, y), (x + scale, y + scale)], grey(v).filled()))?;
+                }
+                root.draw(&Rectangle::new([(r.left - 1, r.top - 1), (r.right + 1, r.bottom + 1)], BLACK.mix(0.4)))?;
+            }
+            // The colour bar: white (top) at the top, 0 at the bottom, with round ticks.
+            let b = layout.bar;
+            let span = (b.bottom - b.top).max(1);
+            for y in b.top..=b.bottom {
+                let v = top * f64::from(b.bottom - y) / f64::from(span);
+                root.draw(&Rectangle::new([(b.left, y), (b.right + 1, y + 1)], grey(v).filled()))?;
+            }
+            root.draw(&Rectangle::new([(b.left - 1, b.top - 1), (b.right + 1, b.bottom + 1)], BLACK.mix(0.6)))?;
+            let mut ticks = linear_ticks(0.0, top);
+            ticks.retain(|&t| t <= top * (1.0 + 1e-9));
+            let format = tick_formatter(&(0.0..top), &ticks);
+            let tick_style = font(TICK_PX).pos(Pos::new(HPos::Left, VPos::Center));
+            for t in &ticks {
+                let y = b.bottom - (f64::from(span) * t / top).round() as i32;
+                root.draw(&PathElement::new(vec![(b.right + 1, y), (b.right + 6, y)], BLACK.stroke_width(1)))?;
+                root.draw_text(&format(t), &tick_style, (b.right + 9, y))?;
+            }
+            let label_style = font(LEGEND_PX).pos(Pos::new(HPos::Center, VPos::Top));
+            root.draw_text(maps.scale_label.trim(), &label_style, ((b.left + b.right) / 2, b.bottom + 8))?;
+            root.present()
+        };
+        inner().map_err(|e| e.to_string())
+    })?;
+    Ok(layout)
+}
