@@ -7,7 +7,7 @@
 //! Where a format is simple enough (IDX, CIFAR-10), an independent decoder written here says whether the
 //! mutated bytes are valid, and the reader must agree with it exactly, values included.
 //!
-//! Cases per target: `FLOWCOLLAPSE_FUZZ_CASES` (default 256, under a second; CI runs 100 000). Each target
+//! Cases per target: `FLOWCOLLAPSE_FUZZ_CASES` (default 256, under a second; CI runs 200 000). Each target
 //! prints how many cases it ran and how many were accepted and refused. The draw is new on every run; a
 //! failure prints its shrunk input (write it out as a fixed case at the end of this file), and
 //! `PROPTEST_RNG_SEED=N` repeats a draw.
