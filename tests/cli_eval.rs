@@ -104,6 +104,10 @@ fn sample_and_eval_equal_the_library_and_beat_noise() {
     for name in ["few_step_quality.png", "few_step_fd.svg", "spectrum.png", "pixel_variance.png"] {
         assert!(tmp.path().join("e").join(name).is_file(), "{name}");
     }
+    // The variance maps are a readable figure (it was a 118-px thumbnail): the PNG's IHDR width.
+    let maps = std::fs::read(tmp.path().join("e/pixel_variance.png")).unwrap();
+    let width = u32::from_be_bytes(maps[16..20].try_into().unwrap());
+    assert!(width >= 480, "pixel_variance.png is {width} px wide");
     // Pure noise N(0, I), the K = 0 "sampler", is far worse than the trained model's samples.
     let mut noise = vec![0.0f32; 400 * 196];
     flowcollapse::train::pairs::fill_normal(9, 0, &mut noise);

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use flowcollapse::report::plot::{render, Chart, PlotError, Scale, Series};
+use flowcollapse::report::plot::{layout, render, render_maps, Chart, Layout, Maps, PlotError, Scale, Series};
 
 /// Two series exercising every part: line + markers + band, and a dashed line.
 fn two_series_chart() -> Chart {
@@ -234,4 +234,131 @@ fn missing_directory_is_an_io_error_and_leaves_no_file() {
         other => panic!("expected PlotError::Io, got {other:?}"),
     }
     assert_eq!(names_in(dir.path()), Vec::<String>::new());
+}
+
+/// The layout's legend box holds none of `points`.
+fn covered(layout: &Layout, points: &[(i32, i32)]) -> usize {
+    let legend = layout.legend.expect("a legend");
+    points.iter().filter(|&&p| legend.contains(p)).count()
+}
+
+/// A band filling the lower right and lines across the top: the legend must go to the lower left, the one
+/// place that hides nothing (it used to count lines and markers only, and sat on the band).
+#[test]
+fn legend_keeps_off_lines_markers_and_bands() {
+    let xs: Vec<f64> = (0..=30).map(f64::from).collect();
+    let chart = Chart {
+        title: "legend placement".into(),
+        series: vec![
+            Series {
+                label: "high".into(),
+                line: xs.iter().map(|&x| (x, 1.0 - 0.001 * x)).collect(),
+                ..Series::default()
+            },
+            Series {
+                label: "falling, with a wide band".into(),
+                points: xs.iter().map(|&x| (x, 0.9 - 0.002 * x)).collect(),
+                band: xs.iter().filter(|&&x| x >= 15.0).map(|&x| (x, 0.0, 0.9 - 0.002 * x)).collect(),
+                ..Series::default()
+            },
+        ],
+        ..Chart::default()
+    };
+    let layout = layout(&chart).unwrap();
+    let legend = layout.legend.unwrap();
+    let plot = layout.plot;
+    let (mid_x, mid_y) = ((plot.left + plot.right) / 2, (plot.top + plot.bottom) / 2);
+    assert!(legend.right < mid_x && legend.top > mid_y, "legend {legend:?} not in the lower left of {plot:?}");
+    assert_eq!(covered(&layout, &layout.drawn), 0);
+    assert_eq!(covered(&layout, &layout.shaded), 0);
+    assert!(!layout.shaded.is_empty() && layout.shaded.iter().all(|&p| plot.contains(p)));
+}
+
+/// The linear-reflow figures at the demo's settings (30 generations, Monte Carlo with 2000 pairs) and at the
+/// defaults: the legend hides no line, marker or band of the curves it names.
+#[test]
+fn linear_reflow_legends_hide_no_data() {
+    use flowcollapse::experiment::linear_reflow::{records, run, LinearReflowParams};
+    use flowcollapse::report::figures::linear_reflow::{trace, variance};
+    let demo =
+        LinearReflowParams { euler_steps: Some(8), pairs: Some(2000), generations: Some(30), ..Default::default() };
+    for params in [demo, LinearReflowParams::default()] {
+        let config = params.validate().unwrap();
+        let outcomes = run(&config);
+        let rows = records(&config, &outcomes);
+        for chart in [variance(&config, &outcomes, &rows), trace(&config, &outcomes, &rows)] {
+            let layout = layout(&chart).unwrap();
+            let (lines, bands) = (covered(&layout, &layout.drawn), covered(&layout, &layout.shaded));
+            assert_eq!((lines, bands), (0, 0), "{}: legend {:?} hides data", chart.title, layout.legend);
+        }
+    }
+}
+
+/// An RGB PNG's width, height and pixels.
+fn decode_rgb(path: &Path) -> (u32, u32, Vec<u8>) {
+    let mut reader = png::Decoder::new(fs::File::open(path).unwrap()).read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((info.color_type, info.bit_depth), (png::ColorType::Rgb, png::BitDepth::Eight));
+    pixels.truncate(info.buffer_size());
+    (info.width, info.height, pixels)
+}
+
+/// Two 3 × 4 maps: every data pixel becomes a block of one grey, 255 · v / (largest value of both maps),
+/// the figure is wide enough to read, and it has a title and a colour bar from white down to black.
+#[test]
+fn maps_are_upscaled_on_one_grey_scale_with_a_title_and_a_colour_bar() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("maps.png");
+    let ramp: Vec<f64> = (0..12).map(f64::from).collect();
+    let maps = Maps {
+        title: "Per-pixel variance".into(),
+        caption: Some("what the panels show".into()),
+        height: 3,
+        width: 4,
+        panels: vec![("ramp".into(), ramp.clone()), ("flat".into(), vec![5.5; 12])],
+        scale_label: "variance".into(),
+    };
+    let layout = render_maps(&maps, &path).unwrap();
+    let (w, h, pixels) = decode_rgb(&path);
+    assert_eq!((w, h), layout.size);
+    assert!(w >= 480, "{w} px wide");
+    let at = |x: i32, y: i32| {
+        let i = 3 * (y as usize * w as usize + x as usize);
+        (pixels[i], pixels[i + 1], pixels[i + 2])
+    };
+    // 160 px panels: 4 columns of 40 px blocks.
+    assert_eq!(layout.scale, 40);
+    for (panel, values) in layout.panels.iter().zip([&ramp, &vec![5.5; 12]]) {
+        assert_eq!((panel.right - panel.left + 1, panel.bottom - panel.top + 1), (160, 120));
+        for (i, &v) in values.iter().enumerate() {
+            let grey = (255.0 * v / 11.0).round() as u8;
+            let (x0, y0) = (panel.left + 40 * (i % 4) as i32, panel.top + 40 * (i / 4) as i32);
+            // Every pixel of the block, corners included: nearest neighbour, no smoothing.
+            for (x, y) in [(x0, y0), (x0 + 39, y0), (x0, y0 + 39), (x0 + 39, y0 + 39), (x0 + 20, y0 + 20)] {
+                assert_eq!(at(x, y), (grey, grey, grey), "value {v} at ({x}, {y})");
+            }
+        }
+    }
+    assert_eq!(layout.top, 11.0);
+    let bar = layout.bar;
+    let mid = (bar.left + bar.right) / 2;
+    assert_eq!(at(mid, bar.top), (255, 255, 255), "white at the top of the bar");
+    assert_eq!(at(mid, bar.bottom), (0, 0, 0), "black at the bottom");
+    // Text above the panels: the title and labels leave dark pixels there.
+    let top_band = layout.panels[0].top as usize;
+    let dark = (0..top_band * w as usize).filter(|&p| pixels[3 * p] < 100).count();
+    assert!(dark > 500, "{dark} dark pixels above the panels: no title?");
+}
+
+#[test]
+fn maps_refuse_empty_or_misshapen_panels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("maps.png");
+    let empty = Maps { title: "nothing".into(), height: 2, width: 2, ..Maps::default() };
+    assert!(matches!(render_maps(&empty, &path), Err(PlotError::Empty { .. })));
+    let short = Maps { panels: vec![("short".into(), vec![1.0; 3])], ..empty };
+    let message = render_maps(&short, &path).unwrap_err().to_string();
+    assert!(message.contains("short") && message.contains("2 × 2"), "{message}");
+    assert!(!path.exists());
 }

@@ -235,10 +235,16 @@ impl Classifier {
         };
         config.validate()?;
         let layout = config.layout();
+        // Every tensor found before the parameters are reserved: their number comes from the metadata alone,
+        // which could claim a network far larger than the file.
+        let found = layout
+            .tensors()
+            .iter()
+            .map(|t| Ok((t.range(), checkpoint.tensor(&format!("{TENSOR_PREFIX}{}", t.name), &t.shape, file)?)))
+            .collect::<Result<Vec<_>, CheckpointError>>()?;
         let mut params = vec![0.0f32; layout.num_params()];
-        for t in layout.tensors() {
-            let name = format!("{TENSOR_PREFIX}{}", t.name);
-            params[t.range()].copy_from_slice(&checkpoint.tensor(&name, &t.shape, file)?.data);
+        for (range, tensor) in found {
+            params[range].copy_from_slice(&tensor.data);
         }
         Classifier::new(config, params, provenance(checkpoint, file))
     }

@@ -10,6 +10,7 @@ use flowcollapse::experiment::train::{Device, TrainParams, TrainRunConfig};
 use flowcollapse::metrics::PrecisionRecallParams;
 use flowcollapse::report::figures::eval as figures;
 use flowcollapse::report::grid::write_grid;
+use flowcollapse::report::plot::{render_maps, Maps};
 use flowcollapse::report::runs::write_outputs;
 use flowcollapse::report::train_run::CHECKPOINT;
 use flowcollapse::train::sampler::{self, Sampled, Solver};
@@ -154,7 +155,20 @@ struct SampleRecord {
     checkpoint_step: u64,
 }
 
+/// `sample` and `eval` take their settings from flags only: a `--config` (which every command parses) would
+/// otherwise be ignored without a word.
+fn refuse_config(run: &RunArgs, command: &str) -> Result<(), Failure> {
+    match &run.config {
+        None => Ok(()),
+        Some(path) => Err(failure(
+            2,
+            format!("invalid config = {}: {command} reads no config file (give its settings as flags)", path.display()),
+        )),
+    }
+}
+
 pub fn run_sample(args: &SampleArgs) -> Result<(), Failure> {
+    refuse_config(&args.run, "sample")?;
     on_device!(Device::parse(args.model.device.as_deref())?, |b| sample_on(&b, args))
 }
 
@@ -196,12 +210,12 @@ fn sample_on<B: Backend>(b: &B, args: &SampleArgs) -> Result<(), Failure> {
 /// Eigenvalues shown in the spectrum figure.
 const SPECTRUM_SHOWN: usize = 100;
 
-/// Per-pixel variance maps, real first then one per K, on a common grey scale (white = the largest variance).
+/// Per-pixel variance maps, real first then one per K, on a common grey scale (white = the largest variance),
+/// with their labels, a colour bar and a caption saying what they show.
 fn write_variance_maps(
     reference: &Reference,
     evaluations: &[flowcollapse::experiment::eval::Evaluation],
-    height: usize,
-    width: usize,
+    (channels, height, width): (usize, usize, usize),
     path: &std::path::Path,
 ) -> Result<(), Failure> {
     // One channel: average the channels' variances per pixel.
@@ -209,13 +223,28 @@ fn write_variance_maps(
     let per_pixel = |v: &[f64]| -> Vec<f64> {
         (0..plane).map(|p| v.iter().skip(p).step_by(plane).sum::<f64>() / (v.len() / plane) as f64).collect()
     };
-    let maps: Vec<Vec<f64>> = std::iter::once(per_pixel(&reference.pixel_variance))
-        .chain(evaluations.iter().map(|e| per_pixel(&e.pixel_variance)))
+    let n = reference.data.len();
+    let panels = std::iter::once((format!("real (held out, n = {n})"), per_pixel(&reference.pixel_variance)))
+        .chain(
+            evaluations
+                .iter()
+                .map(|e| (format!("K = {} ({})", e.record.euler_steps, e.record.solver), per_pixel(&e.pixel_variance))),
+        )
         .collect();
-    let top = maps.iter().flatten().fold(f64::MIN_POSITIVE, |a, &b| a.max(b));
-    let tiles: Vec<f32> = maps.iter().flatten().map(|&v| (2.0 * v / top - 1.0) as f32).collect();
-    let shape = Shape::Image { channels: 1, height, width };
-    write_grid(&tiles, shape, maps.len(), 4, path).map_err(|e| failure(1, e))
+    let channels_note = if channels > 1 { format!(", averaged over the {channels} channels") } else { String::new() };
+    let maps = Maps {
+        title: "Per-pixel variance: real images and samples per solver step count".into(),
+        caption: Some(format!(
+            "each pixel's variance over {n} images{channels_note}, in units of the [-1, 1] pixel scale; one grey \
+             scale for every panel (black 0, white the largest): where the samples are darker than the real \
+             images, they have lost variation"
+        )),
+        height,
+        width,
+        panels,
+        scale_label: "variance".into(),
+    };
+    render_maps(&maps, path).map(drop).map_err(|e| failure(1, e))
 }
 
 #[derive(Args)]
@@ -239,6 +268,7 @@ pub struct EvalArgs {
 }
 
 pub fn run_eval(args: &EvalArgs) -> Result<(), Failure> {
+    refuse_config(&args.run, "eval")?;
     on_device!(Device::parse(args.model.device.as_deref())?, |b| eval_on(&b, args))
 }
 
@@ -272,8 +302,9 @@ fn eval_on<B: Backend>(b: &B, args: &EvalArgs) -> Result<(), Failure> {
         ("few_step_fd", figures::few_step_fd(&records, model.step)),
         ("spectrum", figures::spectrum(&reference, &evaluations, model.step, SPECTRUM_SHOWN)),
     ];
-    if let Shape::Image { height, width, .. } = reference.data.shape() {
-        write_variance_maps(&reference, &evaluations, height, width, &run.path().join("pixel_variance.png"))?;
+    if let Shape::Image { channels, height, width } = reference.data.shape() {
+        let path = run.path().join("pixel_variance.png");
+        write_variance_maps(&reference, &evaluations, (channels, height, width), &path)?;
     }
     let manifest = json!({
         "command": "eval",

@@ -70,6 +70,34 @@ pub enum PlotError {
     Empty { title: String },
 }
 
+/// A rectangle in image pixels, edges included.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rect {
+    pub left: i32,
+    pub top: i32,
+    pub right: i32,
+    pub bottom: i32,
+}
+
+impl Rect {
+    pub fn contains(&self, (x, y): (i32, i32)) -> bool {
+        (self.left..=self.right).contains(&x) && (self.top..=self.bottom).contains(&y)
+    }
+}
+
+/// Where a chart's parts land in its image (PNG and SVG alike), for tests and for checking a figure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    /// The plotting area inside the axes.
+    pub plot: Rect,
+    /// The legend box; `None` when no series has a label.
+    pub legend: Option<Rect>,
+    /// Every drawn line (sampled along its segments) and marker centre.
+    pub drawn: Vec<(i32, i32)>,
+    /// Points sampled inside the shaded bands.
+    pub shaded: Vec<(i32, i32)>,
+}
+
 /// Pixel size of both outputs (the SVG uses the same units, so both look identical).
 const SIZE: (u32, u32) = (1200, 800);
 const TITLE_PX: f64 = 28.0;
@@ -105,9 +133,19 @@ pub fn render(chart: &Chart, stem: &Path) -> Result<[PathBuf; 2], PlotError> {
     let bounds = Bounds::of(chart).ok_or_else(|| PlotError::Empty { title: chart.title.clone() })?;
     let png = with_extension(stem, "png");
     let svg = with_extension(stem, "svg");
-    write_figure(&png, |tmp| draw(&BitMapBackend::new(tmp, SIZE).into_drawing_area(), chart, &bounds))?;
-    write_figure(&svg, |tmp| draw(&SVGBackend::new(tmp, SIZE).into_drawing_area(), chart, &bounds))?;
+    write_figure(&png, |tmp| draw(&BitMapBackend::new(tmp, SIZE).into_drawing_area(), chart, &bounds).map(drop))?;
+    write_figure(&svg, |tmp| draw(&SVGBackend::new(tmp, SIZE).into_drawing_area(), chart, &bounds).map(drop))?;
     Ok([png, svg])
+}
+
+/// The layout [`render`] gives `chart`, drawn in memory (nothing is written).
+pub fn layout(chart: &Chart) -> Result<Layout, PlotError> {
+    let bounds = Bounds::of(chart).ok_or_else(|| PlotError::Empty { title: chart.title.clone() })?;
+    let failed = |message| PlotError::Draw { path: PathBuf::from("(in memory)"), message };
+    register_fonts().map_err(failed)?;
+    let mut buffer = vec![0u8; 3 * SIZE.0 as usize * SIZE.1 as usize];
+    let layout = draw(&BitMapBackend::with_buffer(&mut buffer, SIZE).into_drawing_area(), chart, &bounds);
+    layout.map_err(failed)
 }
 
 /// `stem` + `.ext`, without replacing an existing dot-suffix of the stem.
@@ -324,20 +362,21 @@ fn trim_scientific(s: &str) -> String {
 
 type DrawResult<T, DB> = Result<T, DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
-/// Draw the whole figure on any backend, so PNG and SVG come from the same code.
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart, bounds: &Bounds) -> Result<(), String> {
-    let inner = || -> DrawResult<(), DB> {
+/// Draw the whole figure on any backend, so PNG and SVG come from the same code; returns where things went.
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart, bounds: &Bounds) -> Result<Layout, String> {
+    let inner = || -> DrawResult<Layout, DB> {
         root.fill(&WHITE)?;
         let area = draw_header(root, chart)?;
         let (x, y) = (&bounds.x, &bounds.y);
         let linear = |r: &Range<f64>| RangedCoordf64::from(r.clone());
-        match (chart.x_scale, chart.y_scale) {
+        let layout = match (chart.x_scale, chart.y_scale) {
             (Scale::Linear, Scale::Linear) => draw_plot(&area, chart, linear(x), linear(y)),
             (Scale::Linear, Scale::Log) => draw_plot(&area, chart, linear(x), log_axis(y)),
             (Scale::Log, Scale::Linear) => draw_plot(&area, chart, log_axis(x), linear(y)),
             (Scale::Log, Scale::Log) => draw_plot(&area, chart, log_axis(x), log_axis(y)),
         }?;
-        root.present()
+        root.present()?;
+        Ok(layout)
     };
     inner().map_err(|e| e.to_string())
 }
@@ -410,7 +449,7 @@ fn widest<DB: DrawingBackend>(
 }
 
 /// Axes, mesh, series and legend, for any pair of axis coordinate types.
-fn draw_plot<DB, X, Y>(area: &DrawingArea<DB, Shift>, chart: &Chart, x_axis: X, y_axis: Y) -> DrawResult<(), DB>
+fn draw_plot<DB, X, Y>(area: &DrawingArea<DB, Shift>, chart: &Chart, x_axis: X, y_axis: Y) -> DrawResult<Layout, DB>
 where
     DB: DrawingBackend,
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
@@ -466,6 +505,7 @@ where
     let colours = || chart.series.iter().zip(PALETTE.iter().cycle());
 
     // Bands first, then lines, then markers: nothing hides another series' markers.
+    let mut shaded: Vec<(i32, i32)> = Vec::new();
     for (s, &colour) in colours() {
         let fill = colour.mix(BAND_ALPHA).filled();
         // On a log axis a lower bound ≤ 0 means "off the bottom": clamp it to the frame.
@@ -478,6 +518,24 @@ where
             usable(x, xs) && !lo.is_nan() && !hi.is_nan() && (usable(lo, ys) || usable(hi, ys))
         };
         for run in runs(&s.band, drawable) {
+            // Points inside the band, in pixels, so that the legend can keep off it too.
+            let edges: Vec<((i32, i32), (i32, i32))> = run
+                .iter()
+                .map(|&(x, lo, hi)| {
+                    (ctx.backend_coord(&(x, clamp(lo.max(hi)))), ctx.backend_coord(&(x, clamp(lo.min(hi)))))
+                })
+                .collect();
+            let pairs = if edges.len() == 1 {
+                vec![(edges[0], edges[0])]
+            } else {
+                edges.windows(2).map(|w| (w[0], w[1])).collect()
+            };
+            for (a, b) in pairs {
+                for i in 0..=16 {
+                    let (top, bottom) = (lerp(a.0, b.0, i as f64 / 16.0), lerp(a.1, b.1, i as f64 / 16.0));
+                    shaded.extend((0..=8).map(|j| lerp(top, bottom, j as f64 / 8.0)));
+                }
+            }
             let upper = run.iter().map(|&(x, lo, hi)| (x, clamp(lo.max(hi))));
             let lower = run.iter().rev().map(|&(x, lo, hi)| (x, clamp(lo.min(hi))));
             let outline: Vec<(f64, f64)> = upper.chain(lower).collect();
@@ -506,9 +564,8 @@ where
         ctx.draw_series(markers.map(|&p| Circle::new(p, MARKER_RADIUS, colour.filled())))?;
     }
 
-    // Every drawn point in the plotting area's pixels, lines sampled between their vertices, so the legend
-    // can go to the corner that hides the least data.
-    let (base_x, base_y) = ctx.plotting_area().get_base_pixel();
+    // Every drawn point in image pixels, lines sampled between their vertices, so the legend can go where
+    // it hides the least data.
     let mut drawn: Vec<(i32, i32)> = Vec::new();
     for s in &chart.series {
         let pixels: Vec<(i32, i32)> = s
@@ -517,23 +574,29 @@ where
             .chain(&s.points)
             .filter(|&&(x, y)| usable(x, xs) && usable(y, ys))
             .map(|p| ctx.backend_coord(p))
-            .map(|(x, y)| (x - base_x, y - base_y))
             .collect();
         let vertices = s.line.iter().filter(|&&(x, y)| usable(x, xs) && usable(y, ys)).count();
         for w in pixels[..vertices].windows(2) {
-            for i in 0..16 {
-                let f = i as f64 / 16.0;
-                let lerp = |a: i32, b: i32| a + ((b - a) as f64 * f).round() as i32;
-                drawn.push((lerp(w[0].0, w[1].0), lerp(w[0].1, w[1].1)));
-            }
+            drawn.extend((0..16).map(|i| lerp(w[0], w[1], i as f64 / 16.0)));
         }
         drawn.extend(pixels);
     }
-    draw_legend(&ctx.plotting_area().strip_coord_spec(), chart, &drawn)
+    let plotting = ctx.plotting_area().strip_coord_spec();
+    let ((left, top), (w, h)) = (plotting.get_base_pixel(), plotting.dim_in_pixel());
+    let plot = Rect { left, top, right: left + w as i32 - 1, bottom: top + h as i32 - 1 };
+    let legend = draw_legend(&plotting, chart, &drawn, &shaded)?;
+    Ok(Layout { plot, legend, drawn, shaded })
 }
 
-/// The legend box in the corner of the plotting area that covers the fewest `drawn` pixels (upper right on
-/// a tie, then upper left, lower right, lower left).
+/// The point a fraction `f` of the way from `a` to `b`, in whole pixels.
+fn lerp(a: (i32, i32), b: (i32, i32), f: f64) -> (i32, i32) {
+    let along = |p: i32, q: i32| p + ((q - p) as f64 * f).round() as i32;
+    (along(a.0, b.0), along(a.1, b.1))
+}
+
+/// The legend box where it covers the fewest `drawn` line and marker pixels, then the fewest `shaded` band
+/// points: a corner of the plotting area (upper right on a tie, then upper left, lower right, lower left),
+/// else the middle of an edge. Returns the box in image pixels.
 ///
 /// Drawn by hand rather than with plotters' series labels, whose boxed legend callbacks need
 /// `'static` backends (our bitmap backend borrows its output path).
@@ -541,11 +604,12 @@ fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     chart: &Chart,
     drawn: &[(i32, i32)],
-) -> DrawResult<(), DB> {
+    shaded: &[(i32, i32)],
+) -> DrawResult<Option<Rect>, DB> {
     let entries: Vec<(&Series, RGBColor)> =
         chart.series.iter().zip(PALETTE.iter().cycle().copied()).filter(|(s, _)| !s.label.trim().is_empty()).collect();
     if entries.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let style = font(LEGEND_PX);
     let (pad, glyph_w, gap, row_h) = (12, 40, 12, (LEGEND_PX * 1.6) as i32);
@@ -556,11 +620,25 @@ fn draw_legend<DB: DrawingBackend>(
     let (area_w, area_h) = area.dim_in_pixel();
     let (w, h) = (pad + glyph_w + gap + text_w + pad, pad + row_h * entries.len() as i32 + pad);
     let (right, bottom) = (area_w as i32 - w - 12, area_h as i32 - h - 12);
-    let corners = [(right, 12), (12, 12), (right, bottom), (12, bottom)];
-    let covered = |&(x0, y0): &(i32, i32)| {
-        drawn.iter().filter(|&&(x, y)| x >= x0 - 6 && x <= x0 + w + 6 && y >= y0 - 6 && y <= y0 + h + 6).count()
+    let (centre, middle) = ((area_w as i32 - w) / 2, (area_h as i32 - h) / 2);
+    let places = [
+        (right, 12),
+        (12, 12),
+        (right, bottom),
+        (12, bottom),
+        (centre, 12),
+        (centre, bottom),
+        (12, middle),
+        (right, middle),
+    ];
+    // `drawn` and `shaded` are in image pixels; the places are relative to the plotting area.
+    let (base_x, base_y) = area.get_base_pixel();
+    let covered = |points: &[(i32, i32)], (x0, y0): (i32, i32)| {
+        let (x0, y0) = (base_x + x0, base_y + y0);
+        points.iter().filter(|&&(x, y)| x >= x0 - 6 && x <= x0 + w + 6 && y >= y0 - 6 && y <= y0 + h + 6).count()
     };
-    let (x0, y0) = corners.iter().copied().min_by_key(covered).expect("four corners");
+    let (x0, y0) =
+        places.iter().copied().min_by_key(|&p| (covered(drawn, p), covered(shaded, p))).expect("eight places");
     area.draw(&Rectangle::new([(x0, y0), (x0 + w, y0 + h)], WHITE.mix(0.8).filled()))?;
     area.draw(&Rectangle::new([(x0, y0), (x0 + w, y0 + h)], BLACK.mix(0.5).stroke_width(1)))?;
     let text_style = style.pos(Pos::new(HPos::Left, VPos::Center));
@@ -581,11 +659,151 @@ fn draw_legend<DB: DrawingBackend>(
         }
         area.draw_text(s.label.trim(), &text_style, (gx1 + gap, y))?;
     }
-    Ok(())
+    Ok(Some(Rect { left: base_x + x0, top: base_y + y0, right: base_x + x0 + w, bottom: base_y + y0 + h }))
 }
 
 /// Maximal contiguous runs of elements that satisfy `keep`, so one bad value breaks a line
 /// instead of being joined across.
 fn runs<T>(items: &[T], keep: impl Fn(&&T) -> bool) -> Vec<&[T]> {
     items.split(|item| !keep(&item)).filter(|run| !run.is_empty()).collect()
+}
+
+/// Maps of one non-negative number per pixel (e.g. per-pixel variance), side by side on one grey scale
+/// (black 0, white the largest value of all panels), each under its label, with a colour bar.
+#[derive(Clone, Debug, Default)]
+pub struct Maps {
+    pub title: String,
+    /// What was measured, under the title (optional).
+    pub caption: Option<String>,
+    /// Image height and width of every panel.
+    pub height: usize,
+    pub width: usize,
+    /// (label, `height × width` values, row-major).
+    pub panels: Vec<(String, Vec<f64>)>,
+    /// What the colour bar's numbers are, e.g. "variance".
+    pub scale_label: String,
+}
+
+/// Where [`render_maps`] put things, in image pixels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapsLayout {
+    pub size: (u32, u32),
+    /// One per panel, in order: the upscaled image itself.
+    pub panels: Vec<Rect>,
+    /// Image pixels per data pixel (nearest neighbour).
+    pub scale: u32,
+    /// The colour bar (white at the top).
+    pub bar: Rect,
+    /// The value shown as white.
+    pub top: f64,
+}
+
+/// Panels per row of a maps figure.
+const MAPS_PER_ROW: usize = 4;
+/// Smallest width of a maps figure: readable next to the line charts.
+const MAPS_MIN_WIDTH: u32 = 640;
+
+/// Render `maps` to `path` (PNG): every data pixel a `scale × scale` block, `scale` chosen so that a panel
+/// is about 160 px wide. Returns the layout.
+pub fn render_maps(maps: &Maps, path: &Path) -> Result<MapsLayout, PlotError> {
+    let draw_error = |message: String| PlotError::Draw { path: path.to_path_buf(), message };
+    let (h, w) = (maps.height, maps.width);
+    if maps.panels.is_empty() || h == 0 || w == 0 {
+        return Err(PlotError::Empty { title: maps.title.clone() });
+    }
+    if let Some((label, _)) = maps.panels.iter().find(|(_, v)| v.len() != h * w) {
+        return Err(draw_error(format!("panel '{label}' does not hold {h} × {w} values")));
+    }
+    let values = || maps.panels.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite());
+    let top = values().fold(0.0f64, f64::max);
+    let top = if top > 0.0 { top } else { 1.0 };
+
+    let scale = 160usize.div_ceil(h.max(w)).clamp(1, 64) as i32;
+    let (pw, ph) = (w as i32 * scale, h as i32 * scale);
+    let cols = maps.panels.len().min(MAPS_PER_ROW) as i32;
+    let rows = maps.panels.len().div_ceil(MAPS_PER_ROW) as i32;
+    let (gap, label_h, bar_w, bar_labels) = (28, 30, 22, 110);
+    let grid_w = cols * pw + (cols - 1) * gap;
+    let content_w = grid_w + gap + bar_w + bar_labels;
+    let width = (content_w as u32 + 40).max(MAPS_MIN_WIDTH);
+    let (title_h, caption_line) = (50, (CAPTION_PX * 1.35).round() as i32);
+    // The caption is wrapped to the width; its line count sets the height. Measured once on a scratch area.
+    register_fonts().map_err(draw_error)?;
+    let caption = maps.caption.as_deref().map(str::trim).unwrap_or("");
+    let caption_style = font(CAPTION_PX).color(&RGBColor(70, 70, 70));
+    let mut scratch = vec![0u8; 3 * width as usize];
+    let lines = {
+        let area = BitMapBackend::with_buffer(&mut scratch, (width, 1)).into_drawing_area();
+        if caption.is_empty() {
+            Vec::new()
+        } else {
+            wrap(&area, caption, &caption_style, width - 60).map_err(|e| draw_error(e.to_string()))?
+        }
+    };
+    let grid_top = title_h + lines.len() as i32 * caption_line + 16;
+    let height = (grid_top + rows * (label_h + ph) + (rows - 1) * gap + 30) as u32;
+    let left = (width as i32 - content_w) / 2;
+    let panels: Vec<Rect> = (0..maps.panels.len() as i32)
+        .map(|i| {
+            let (x, y) = (left + (i % cols) * (pw + gap), grid_top + (i / cols) * (label_h + ph + gap) + label_h);
+            Rect { left: x, top: y, right: x + pw - 1, bottom: y + ph - 1 }
+        })
+        .collect();
+    let bar_x = left + grid_w + gap;
+    let bar = Rect { left: bar_x, top: panels[0].top, right: bar_x + bar_w - 1, bottom: panels[0].top + ph - 1 };
+    let layout = MapsLayout { size: (width, height), panels, scale: scale as u32, bar, top };
+    let grey = |v: f64| {
+        let g = (255.0 * (v / top).clamp(0.0, 1.0)).round() as u8;
+        RGBColor(g, g, g)
+    };
+
+    write_figure(path, |tmp| {
+        let root = BitMapBackend::new(tmp, (width, height)).into_drawing_area();
+        let inner = || -> DrawResult<(), BitMapBackend> {
+            root.fill(&WHITE)?;
+            let centred = |px: f64, bold: bool| {
+                let style = if bold { bold_font(px) } else { font(px) };
+                style.pos(Pos::new(HPos::Center, VPos::Top))
+            };
+            root.draw_text(maps.title.trim(), &centred(TITLE_PX, true), (width as i32 / 2, 10))?;
+            let caption_centred = caption_style.pos(Pos::new(HPos::Center, VPos::Top));
+            for (i, line) in lines.iter().enumerate() {
+                root.draw_text(line, &caption_centred, (width as i32 / 2, title_h + i as i32 * caption_line))?;
+            }
+            for ((label, values), r) in maps.panels.iter().zip(&layout.panels) {
+                root.draw_text(
+                    label.trim(),
+                    &centred(LEGEND_PX, false),
+                    ((r.left + r.right) / 2, r.top - label_h + 4),
+                )?;
+                for (i, &v) in values.iter().enumerate() {
+                    let (x, y) = (r.left + (i % w) as i32 * scale, r.top + (i / w) as i32 * scale);
+                    root.draw(&Rectangle::new([(x, y), (x + scale, y + scale)], grey(v).filled()))?;
+                }
+                root.draw(&Rectangle::new([(r.left - 1, r.top - 1), (r.right + 1, r.bottom + 1)], BLACK.mix(0.4)))?;
+            }
+            // The colour bar: white (top) at the top, 0 at the bottom, with round ticks.
+            let b = layout.bar;
+            let span = (b.bottom - b.top).max(1);
+            for y in b.top..=b.bottom {
+                let v = top * f64::from(b.bottom - y) / f64::from(span);
+                root.draw(&Rectangle::new([(b.left, y), (b.right + 1, y + 1)], grey(v).filled()))?;
+            }
+            root.draw(&Rectangle::new([(b.left - 1, b.top - 1), (b.right + 1, b.bottom + 1)], BLACK.mix(0.6)))?;
+            let mut ticks = linear_ticks(0.0, top);
+            ticks.retain(|&t| t <= top * (1.0 + 1e-9));
+            let format = tick_formatter(&(0.0..top), &ticks);
+            let tick_style = font(TICK_PX).pos(Pos::new(HPos::Left, VPos::Center));
+            for t in &ticks {
+                let y = b.bottom - (f64::from(span) * t / top).round() as i32;
+                root.draw(&PathElement::new(vec![(b.right + 1, y), (b.right + 6, y)], BLACK.stroke_width(1)))?;
+                root.draw_text(&format(t), &tick_style, (b.right + 9, y))?;
+            }
+            let label_style = font(LEGEND_PX).pos(Pos::new(HPos::Center, VPos::Top));
+            root.draw_text(maps.scale_label.trim(), &label_style, ((b.left + b.right) / 2, b.bottom + 8))?;
+            root.present()
+        };
+        inner().map_err(|e| e.to_string())
+    })?;
+    Ok(layout)
 }

@@ -65,7 +65,9 @@ impl PairSet {
     pub fn load(path: &Path, dim: usize) -> Result<PairSet, CheckpointError> {
         let checkpoint = Checkpoint::load(path)?;
         let file = path.display().to_string();
-        let n = checkpoint.tensors.first().map(|t| t.shape[0]).unwrap_or(0);
+        // The row count from x0's own shape, if it has one: a scalar or a missing x0 is then reported as a
+        // shape or a missing tensor naming the file.
+        let n = checkpoint.tensors.iter().find(|t| t.name == "x0").and_then(|t| t.shape.first().copied()).unwrap_or(0);
         let x0 = checkpoint.tensor("x0", &[n, dim], &file)?.data.clone();
         let x1 = checkpoint.tensor("x1", &[n, dim], &file)?.data.clone();
         Ok(PairSet { x0, x1, dim })

@@ -72,11 +72,18 @@ pub fn from_checkpoint(checkpoint: &Checkpoint, mlp: &Mlp, file: &str) -> Result
 }
 
 /// One parameter group (e.g. `ema`) as the flat parameter vector of `mlp`.
+///
+/// Every tensor is found and checked before the vector is reserved: `mlp` may come from the checkpoint's
+/// own metadata, which alone could claim a network of terabytes; the tensors' data is really in the file.
 pub fn flat_group(checkpoint: &Checkpoint, mlp: &Mlp, group: &str, file: &str) -> Result<Vec<f32>, CheckpointError> {
+    let found = mlp
+        .tensors()
+        .iter()
+        .map(|t| Ok((t.range(), finite(checkpoint.tensor(&format!("{group}.{}", t.name), &t.shape, file)?, file)?)))
+        .collect::<Result<Vec<_>, CheckpointError>>()?;
     let mut flat = vec![0.0f32; mlp.num_params()];
-    for t in mlp.tensors() {
-        let name = format!("{group}.{}", t.name);
-        flat[t.range()].copy_from_slice(&finite(checkpoint.tensor(&name, &t.shape, file)?, file)?.data);
+    for (range, tensor) in found {
+        flat[range].copy_from_slice(&tensor.data);
     }
     Ok(flat)
 }
