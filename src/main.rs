@@ -392,7 +392,7 @@ pub(crate) fn failure(code: u8, e: impl std::fmt::Display) -> Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = cli::parse::parse();
     match set_threads(cli.threads).and_then(|()| dispatch(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {

@@ -3,6 +3,7 @@
 pub mod classifier;
 pub mod demo;
 pub mod evaluate;
+pub mod parse;
 pub mod reflow;
 pub mod train;
 

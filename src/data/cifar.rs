@@ -26,13 +26,14 @@ pub fn cifar10_files(split: Split) -> Vec<String> {
 /// Read a split from `dir` (or from `dir/cifar-10-batches-bin` when `dir` holds none of the split's files).
 pub fn read_cifar10(dir: &Path, split: Split) -> Result<Dataset, DataError> {
     let files = cifar10_files(split);
+    super::error::expect_dir(dir)?;
     let nested = dir.join(ARCHIVE_FOLDER);
     let base =
         if !dir.join(&files[0]).exists() && nested.join(&files[0]).exists() { nested } else { dir.to_path_buf() };
     let mut batches = Vec::with_capacity(files.len());
     for name in &files {
         let path = base.join(name);
-        if !path.is_file() {
+        if !super::error::is_file(&path)? {
             return Err(DataError::Missing {
                 file: name.clone(),
                 tried: format!("{} ({} of the {split} split)", path.display(), files.join(", ")),

@@ -12,6 +12,8 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path} is {what}, not {expected}")]
+    WrongKind { path: PathBuf, what: &'static str, expected: &'static str },
     #[error("{file}: not found (looked for {tried})")]
     Missing { file: String, tried: String },
     #[error("{file}: not a valid gzip stream: {source}")]
@@ -49,5 +51,23 @@ pub enum DataError {
 impl DataError {
     pub(crate) fn invalid(field: &'static str, value: impl ToString, allowed: impl ToString) -> Self {
         DataError::Invalid { field, value: value.to_string(), allowed: allowed.to_string() }
+    }
+}
+
+/// `path` as a directory of data files, or the error saying what it is instead.
+pub(crate) fn expect_dir(path: &std::path::Path) -> Result<(), DataError> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(DataError::WrongKind { path: path.into(), what: "a file", expected: "a directory of data files" }),
+        Err(source) => Err(DataError::Read { path: path.into(), source }),
+    }
+}
+
+/// Whether `path` is a file; a directory in its place is an error rather than "not found".
+pub(crate) fn is_file(path: &std::path::Path) -> Result<bool, DataError> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(DataError::WrongKind { path: path.into(), what: "a directory", expected: "a file" }),
+        Ok(_) => Ok(true),
+        Err(_) => Ok(false),
     }
 }

@@ -86,9 +86,10 @@ pub fn idx_from_bytes(
 fn locate(dir: &Path, stem: &str) -> Result<PathBuf, DataError> {
     let plain = dir.join(stem);
     let gz = dir.join(format!("{stem}.gz"));
-    if plain.is_file() {
+    super::error::expect_dir(dir)?;
+    if super::error::is_file(&plain)? {
         Ok(plain)
-    } else if gz.is_file() {
+    } else if super::error::is_file(&gz)? {
         Ok(gz)
     } else {
         Err(DataError::Missing { file: stem.to_string(), tried: format!("{} and {}", plain.display(), gz.display()) })

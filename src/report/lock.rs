@@ -27,7 +27,8 @@ pub struct DirLock {
 }
 
 impl DirLock {
-    /// Create `dir` if needed and lock it, without waiting.
+    /// Create `dir` if needed and lock it, without waiting; then remove the temporary files that killed
+    /// writers left in it ([`super::atomic::remove_stale`]).
     pub fn acquire(dir: &Path) -> Result<DirLock, LockError> {
         std::fs::create_dir_all(dir).map_err(|source| LockError::Io { path: dir.to_path_buf(), source })?;
         let path = dir.join(LOCK_FILE);
@@ -38,7 +39,11 @@ impl DirLock {
             .open(&path)
             .map_err(|source| LockError::Io { path: path.clone(), source })?;
         match file.try_lock() {
-            Ok(()) => Ok(DirLock { _file: file }),
+            Ok(()) => {
+                // Holding the lock, we are the directory's only writer: what a killed one left can go.
+                super::atomic::remove_stale(dir).map_err(|source| LockError::Io { path: dir.to_path_buf(), source })?;
+                Ok(DirLock { _file: file })
+            }
             Err(TryLockError::WouldBlock) => Err(LockError::Held { dir: dir.to_path_buf() }),
             Err(TryLockError::Error(source)) => Err(LockError::Io { path, source }),
         }

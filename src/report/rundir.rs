@@ -29,13 +29,21 @@ impl RunDir {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        fs::create_dir_all(&parent)?;
+        if let Some(file) = parent.ancestors().find(|a| a.is_file()) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{} is a file, not a directory", file.display()),
+            ));
+        }
+        fs::create_dir_all(&parent).map_err(at(&parent))?;
+        // Staging directories of killed runs beside this one.
+        super::atomic::remove_stale_staging(&parent).map_err(at(&parent))?;
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if staging.exists() {
-            fs::remove_dir_all(&staging)?;
+            fs::remove_dir_all(&staging).map_err(at(&staging))?;
         }
-        fs::create_dir(&staging)?;
+        fs::create_dir(&staging).map_err(at(&staging))?;
         Ok(RunDir { staging, target: target.to_path_buf(), finished: false })
     }
 
@@ -85,6 +93,11 @@ impl Drop for RunDir {
             let _ = fs::remove_dir_all(&self.staging);
         }
     }
+}
+
+/// An I/O error that names its path.
+fn at(path: &Path) -> impl Fn(io::Error) -> io::Error + '_ {
+    move |e| io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 fn is_empty_dir(path: &Path) -> io::Result<bool> {
