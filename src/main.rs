@@ -434,7 +434,9 @@ fn run_dae(args: &DaeArgs) -> Result<(), Failure> {
     let params = args.run.params(args.params(), DaeParams::overridden_by)?;
     let config = params.validate()?;
     let run = args.run.stage("dae")?;
-    let outcomes = dae::run(&config).map_err(|e| failure(1, e))?;
+    let bar = cli::progress(config.monte_carlo_generations(), "Monte Carlo replicate generations");
+    let outcomes = dae::run_observed(&config, &|| bar.inc(1)).map_err(|e| failure(1, e))?;
+    bar.finish_and_clear();
     let records = write_dae_run(&run, &params, &config, &outcomes).map_err(|e| failure(1, e))?;
     args.run.finish(run, &records, |dir| human_summary(&outcomes, config.threshold, dir))
 }

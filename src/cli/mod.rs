@@ -35,3 +35,15 @@ macro_rules! on_device {
     };
 }
 pub(crate) use on_device;
+
+/// A progress bar on stderr for `total` units of long work, drawn only on a terminal (indicatif hides it
+/// otherwise) and not at all for no work.
+pub(crate) fn progress(total: u64, unit: &str) -> indicatif::ProgressBar {
+    if total == 0 {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    let template = format!("{{bar:30}} {{pos}}/{{len}} {unit}  [{{elapsed_precise}} < {{eta_precise}}]");
+    bar.set_style(indicatif::ProgressStyle::with_template(&template).expect("a valid template"));
+    bar
+}

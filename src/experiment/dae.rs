@@ -145,8 +145,17 @@ impl DaeParams {
             ));
         }
 
-        let series =
+        let series: Vec<SeriesSpec> =
             s_values.iter().flat_map(|&s| strategies.iter().map(move |&strategy| SeriesSpec { s, strategy })).collect();
+        if let Some(m) = &monte_carlo {
+            // Replicates run side by side, one per worker thread.
+            let accumulate = series.iter().any(|x| x.strategy == Strategy::Accumulate);
+            let at_once = m.replicates.min(rayon::current_num_threads()) as f64;
+            let d = covariance.dim();
+            let bytes = at_once * mc::replicate_bytes(m.samples, d, generations, accumulate);
+            let what = format!("{at_once} replicates at once of {} samples × {d} dimensions", m.samples);
+            super::memory::check("samples", bytes, &what)?;
+        }
         Ok(DaeConfig {
             covariance,
             series,
@@ -184,6 +193,13 @@ impl SeriesSpec {
     }
 }
 
+impl DaeConfig {
+    /// How many replicate generations the Monte Carlo computes in all (0 without it): a progress total.
+    pub fn monte_carlo_generations(&self) -> u64 {
+        self.monte_carlo.map_or(0, |m| (self.series.len() * m.replicates * self.generations) as u64)
+    }
+}
+
 /// A validated `dae` run.
 #[derive(Clone, Debug)]
 pub struct DaeConfig {
@@ -217,6 +233,12 @@ pub struct SeriesOutcome {
 
 /// Run every series: closed form, then the Monte Carlo if configured.
 pub fn run(config: &DaeConfig) -> Result<Vec<SeriesOutcome>, SimError> {
+    run_observed(config, &|| {})
+}
+
+/// [`run`], calling `generation_done` each time a Monte Carlo replicate finishes a generation
+/// ([`DaeConfig::monte_carlo_generations`] calls in all).
+pub fn run_observed(config: &DaeConfig, generation_done: &(dyn Fn() + Sync)) -> Result<Vec<SeriesOutcome>, SimError> {
     let lambda = config.covariance.eigenvalues();
     let sweep_over_s = config.series.iter().any(|x| x.s != config.series[0].s);
     config
@@ -239,7 +261,7 @@ pub fn run(config: &DaeConfig) -> Result<Vec<SeriesOutcome>, SimError> {
                         rule: config.rule,
                         generations: config.generations,
                     };
-                    mc::run(&setup, &m, index as u64, CONFIDENCE_LEVEL)
+                    mc::run_observed(&setup, &m, index as u64, CONFIDENCE_LEVEL, generation_done)
                 })
                 .transpose()?;
             let fixed_points = match spec.strategy {

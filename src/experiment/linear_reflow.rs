@@ -104,6 +104,10 @@ impl LinearReflowParams {
         if !(1..=MAX_GENERATIONS).contains(&generations) {
             return Err(ConfigError::invalid("generations", generations, format!("1 to {MAX_GENERATIONS}")));
         }
+        // Every generation keeps its fitted gains: B values per direction and series.
+        let kept = 8.0 * (strategies.len() * spectrum.len() * (generations + 1) * bins) as f64;
+        let what = format!("{generations} generations keep B = {bins} gains per direction and series");
+        super::memory::check("generations", kept, &what)?;
         let replicates = self.replicates.unwrap_or(DEFAULT_REPLICATES);
         if !(2..=MAX_REPLICATES).contains(&replicates) {
             return Err(ConfigError::invalid("replicates", replicates, format!("2 to {MAX_REPLICATES}")));

@@ -187,13 +187,7 @@ fn check_memory(
     images: Option<usize>,
     train: &TrainConfig,
 ) -> Result<(), ConfigError> {
-    // Dimension and rows of the training split as the readers deliver it (IDX: MNIST's shape).
-    let (full_dim, split_rows) = match data {
-        DataChoice::Embedded => (784.0, 10_000.0),
-        DataChoice::Idx(_) => (784.0, 60_000.0),
-        DataChoice::Cifar10(_) => (3072.0, 50_000.0),
-        DataChoice::Gaussian { spectrum } => (spectrum.len() as f64, f64::INFINITY),
-    };
+    let (full_dim, split_rows) = data.expected_size();
     let rows = match (images, data) {
         (Some(n), _) => (n as f64).min(split_rows),
         (None, DataChoice::Gaussian { .. }) => DEFAULT_GAUSSIAN_IMAGES as f64,
@@ -243,6 +237,19 @@ pub enum DataChoice {
     Cifar10(PathBuf),
     /// N(0, diag(spectrum)) vectors, the theory's oracle data.
     Gaussian { spectrum: Vec<f64> },
+}
+
+impl DataChoice {
+    /// Dimension and rows of the training split as the readers deliver it (IDX: MNIST's shape), before
+    /// any downsampling or `--images` cut: what memory estimates start from.
+    pub fn expected_size(&self) -> (f64, f64) {
+        match self {
+            DataChoice::Embedded => (784.0, 10_000.0),
+            DataChoice::Idx(_) => (784.0, 60_000.0),
+            DataChoice::Cifar10(_) => (3072.0, 50_000.0),
+            DataChoice::Gaussian { spectrum } => (spectrum.len() as f64, f64::INFINITY),
+        }
+    }
 }
 
 /// Where training and sampling run: the CPU reference backend or the CUDA kernels.

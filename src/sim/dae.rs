@@ -89,11 +89,23 @@ pub fn min_samples(dim: usize) -> usize {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn run(setup: &DaeSetup, mc: &MonteCarlo, series: u64, level: f64) -> Result<Vec<McGeneration>, SimError> {
+    run_observed(setup, mc, series, level, &|| {})
+}
+
+/// [`run`], calling `generation_done` (from worker threads) each time a replicate finishes a generation:
+/// `replicates × generations` calls in all, for a progress bar.
+pub fn run_observed(
+    setup: &DaeSetup,
+    mc: &MonteCarlo,
+    series: u64,
+    level: f64,
+    generation_done: &(dyn Fn() + Sync),
+) -> Result<Vec<McGeneration>, SimError> {
     let replicates: Vec<Vec<Measured>> = (0..mc.replicates)
         .into_par_iter()
         .map(|r| {
             let rng = Xoshiro256PlusPlus::seed_from_u64(stream_seed(mc.seed, series, r as u64));
-            Replicate::new(setup, mc.samples, r, rng).run()
+            Replicate::new(setup, mc.samples, r, rng).run(generation_done)
         })
         .collect::<Result<_, _>>()?;
     let d = setup.covariance.dim();
@@ -282,7 +294,7 @@ impl<'a> Replicate<'a> {
         }
     }
 
-    fn run(mut self) -> Result<Vec<Measured>, SimError> {
+    fn run(mut self, generation_done: &(dyn Fn() + Sync)) -> Result<Vec<Measured>, SimError> {
         let (n, d) = (self.n, self.d);
         let identity = DMatrix::<f64>::identity(d, d);
         let mut phi = identity.clone();
@@ -322,6 +334,7 @@ impl<'a> Replicate<'a> {
                 pool.extend_from_slice(&generated);
             }
             std::mem::swap(&mut previous, &mut generated);
+            generation_done();
         }
         Ok(out)
     }
@@ -343,4 +356,13 @@ fn column_means(x: &[f64], d: usize) -> Vec<f64> {
 /// Spectral norm ‖A‖₂ = √λ_max(AᵀA).
 fn spectral_norm(a: &DMatrix<f64>) -> f64 {
     (a.transpose() * a).symmetric_eigenvalues().max().max(0.0).sqrt()
+}
+
+/// Bytes one replicate holds at its peak, in f64: the real sample, the previous, generated and training
+/// sets (n × d each, Accumulate's pool n × d per generation on top), and a handful of d × d matrices (the
+/// factor, the Gram matrix, W, Φ and the eigendecomposition's work).
+pub fn replicate_bytes(n: usize, d: usize, generations: usize, accumulate: bool) -> f64 {
+    let (n, d) = (n as f64, d as f64);
+    let pool = if accumulate { n * d * (generations as f64 + 1.0) } else { 0.0 };
+    8.0 * (5.0 * n * d + pool + 8.0 * d * d)
 }

@@ -246,6 +246,10 @@ impl ReflowParams {
         if !(batch..=10_000_000).contains(&pairs) {
             return Err(ConfigError::invalid("pairs", pairs, format!("{batch} (one batch, --batch) to 10000000")));
         }
+        // A generation's pair set (x0 and x1) in f32, held while the next one is built from it.
+        let d = run.data.expected_size().0 / if run.downsample { 4.0 } else { 1.0 };
+        let what = format!("two pair sets of {pairs} pairs × 2 × {d} values");
+        super::memory::check("pairs", 2.0 * 2.0 * 4.0 * pairs as f64 * d, &what)?;
         let max_k = SamplerConfig::MAX_STEPS;
         let sampler_steps = self.sampler_steps.unwrap_or(DEFAULT_SAMPLER_STEPS);
         if !(1..=max_k).contains(&sampler_steps) {
