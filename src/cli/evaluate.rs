@@ -100,7 +100,10 @@ struct Model {
 
 fn load_model(args: &ModelArgs) -> Result<Model, Failure> {
     let manifest_path = args.run.join("manifest.json");
-    let text = std::fs::read(&manifest_path).map_err(|e| failure(2, format!("{}: {e}", manifest_path.display())))?;
+    let text = std::fs::read(&manifest_path).map_err(|e| {
+        let dir = args.run.display();
+        failure(2, format!("invalid run = {dir}: {}: {e} (allowed: a `train` run directory)", manifest_path.display()))
+    })?;
     let manifest: serde_json::Value =
         serde_json::from_slice(&text).map_err(|e| failure(2, format!("{}: {e}", manifest_path.display())))?;
     let params: TrainParams = serde_json::from_value(manifest["params"].clone())
