@@ -157,7 +157,7 @@ fn a_bad_value_in_the_manifest_of_a_resumed_run_names_the_manifest() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let path = tmp.path().join("run/manifest.json");
     let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    manifest["params"]["lr"] = serde_json::json!(5.0);
+    manifest["resolved_params"]["lr"] = serde_json::json!(5.0);
     std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
     let out = flowcollapse(&["train", "--resume", "run", "--steps", "10"], tmp.path());
     let stderr = String::from_utf8_lossy(&out.stderr);

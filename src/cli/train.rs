@@ -5,7 +5,7 @@ use super::{failure, print_stdout, Failure, Format, RunArgs};
 use clap::Args;
 use flowcollapse::data::{Dataset, Shape};
 use flowcollapse::experiment::train::{
-    self as run, resolved, Device, Interrupt, LoopEnd, TrainParams, TrainRecord, TrainRunConfig,
+    self as run, first_difference, resolved, Device, Interrupt, LoopEnd, TrainParams, TrainRecord, TrainRunConfig,
 };
 use flowcollapse::experiment::ConfigError;
 use flowcollapse::report::grid::write_grid;
@@ -225,6 +225,7 @@ fn prepare_fresh<B: Backend>(args: &TrainArgs, jsonl: bool, backend: B) -> Resul
     let manifest = json!({
         "command": "train",
         "params": params,
+        "resolved_params": config.params(),
         "resolved": resolved(&config, &data),
     });
     let run = TrainRun::create(&dir, mlp, manifest, on_log(jsonl, config.steps, 0)).map_err(|e| match e {
@@ -246,16 +247,35 @@ fn prepare_resume<B: Backend>(args: &TrainArgs, dir: &Path, jsonl: bool, backend
     }
     // The directory to resume is the user's input: anything unreadable there is exit code 2.
     let (manifest, checkpoint, records) = TrainRun::reopen(dir).map_err(|e| failure(2, e))?;
-    let stored: TrainParams = serde_json::from_value(manifest["params"].clone())
-        .map_err(|e| failure(2, format!("{}: params: {e}", dir.join("manifest.json").display())))?;
+    let manifest_path = dir.join("manifest.json");
+    // The settings as resolved when the run started (older runs: as given), so that a change of defaults
+    // in this binary cannot change the run.
+    let recorded = match manifest.get("resolved_params") {
+        Some(p) if !p.is_null() => p.clone(),
+        _ => manifest["params"].clone(),
+    };
+    let stored: TrainParams = serde_json::from_value(recorded)
+        .map_err(|e| failure(2, format!("{}: params: {e}", manifest_path.display())))?;
     let params = stored.overridden_by(TrainParams { steps: args.flags.steps, ..TrainParams::default() });
     // A bad value now is either --steps or the manifest's (edited, or from another version): say which.
     let mut config = params.validate().map_err(|e| match &e {
         ConfigError::Invalid { field: "steps", .. } if args.flags.steps.is_some() => Failure::from(e),
-        _ => failure(2, format!("{}: the resumed run's settings: {e}", dir.join("manifest.json").display())),
+        _ => failure(2, format!("{}: the resumed run's settings: {e}", manifest_path.display())),
     })?;
     let data = run::load_data(&config).map_err(data_failure)?;
     config.train.mlp.dim = data.dim();
+    // This version must resolve the recorded settings to the same run (only the step count may change).
+    let mut now = resolved(&config, &data);
+    now["run"]["steps"] = manifest["resolved"]["run"]["steps"].clone();
+    if let Some((field, was, is)) = first_difference(&manifest["resolved"], &now) {
+        return Err(failure(
+            2,
+            format!(
+                "{}: this version of flowcollapse cannot continue the run exactly: it resolves {field} to {is},                  the run was started with {was} (start a new run, or resume with the version that started it)",
+                manifest_path.display()
+            ),
+        ));
+    }
     let file = dir.join(CHECKPOINT).display().to_string();
     let mlp = Mlp::new(config.train.mlp.clone()).map_err(|e| failure(2, e))?;
     let mut trainer = Trainer::new(backend, config.train.clone()).map_err(|e| failure(2, e))?;
@@ -283,7 +303,8 @@ fn prepare_resume<B: Backend>(args: &TrainArgs, dir: &Path, jsonl: bool, backend
     }
     trainer.set_state(&state).map_err(|e| failure(2, format!("{file}: {e}")))?;
     let mut manifest = manifest;
-    manifest["params"] = json!(params);
+    manifest["params"]["steps"] = json!(config.steps);
+    manifest["resolved_params"] = json!(config.params());
     manifest["resolved"] = resolved(&config, &data);
     let run = TrainRun::resume(dir, mlp, manifest, records, on_log(jsonl, config.steps, state.step))?;
     Ok(Prepared { config, data, run, trainer })

@@ -287,6 +287,62 @@ pub struct TrainRunConfig {
     pub sample_steps: usize,
 }
 
+impl TrainRunConfig {
+    /// The parameters that validate to this config, every one set: what a run records so that resuming
+    /// it does not depend on the defaults of the binary that resumes it.
+    pub fn params(&self) -> TrainParams {
+        let (data, data_dir, spectrum) = match &self.data {
+            DataChoice::Embedded => ("fashion-mnist", None, None),
+            DataChoice::Idx(dir) => ("idx", Some(dir.clone()), None),
+            DataChoice::Cifar10(dir) => ("cifar10", Some(dir.clone()), None),
+            DataChoice::Gaussian { spectrum } => ("gaussian", None, Some(spectrum.clone())),
+        };
+        let t = &self.train;
+        TrainParams {
+            data: Some(data.into()),
+            data_dir,
+            downsample: Some(self.downsample),
+            images: self.images,
+            spectrum,
+            steps: Some(self.steps),
+            batch: Some(t.batch),
+            hidden: Some(t.mlp.hidden.clone()),
+            embed: Some(t.mlp.embed),
+            lr: Some(t.optim.lr),
+            ema: Some(t.optim.ema_decay),
+            clip: Some(t.optim.clip.unwrap_or(0.0)),
+            max_loss_ratio: Some(t.optim.max_loss_ratio.unwrap_or(0.0)),
+            seed: Some(t.seed),
+            device: Some(match self.device {
+                Device::Cpu => "cpu".into(),
+                Device::Cuda => "cuda".into(),
+            }),
+            log_every: Some(self.log_every),
+            checkpoint_every: Some(self.checkpoint_every),
+            sample_steps: Some(self.sample_steps),
+        }
+    }
+}
+
+/// Where two recorded JSON values first differ: the dotted path and both values (`None` if equal).
+pub fn first_difference(recorded: &serde_json::Value, now: &serde_json::Value) -> Option<(String, String, String)> {
+    use serde_json::Value;
+    match (recorded, now) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().find_map(|k| {
+                let (x, y) = (a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null));
+                first_difference(x, y)
+                    .map(|(path, x, y)| (if path.is_empty() { k.clone() } else { format!("{k}.{path}") }, x, y))
+            })
+        }
+        (a, b) if a == b => None,
+        (a, b) => Some((String::new(), a.to_string(), b.to_string())),
+    }
+}
+
 /// Load the training split the config names (first `images` rows if set, 2× down-sampled if asked).
 pub fn load_data(config: &TrainRunConfig) -> Result<Dataset, data::DataError> {
     load_split(config, Split::Train, config.images, config.train.seed)
