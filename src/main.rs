@@ -6,12 +6,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use flowcollapse::experiment::dae::{self, DaeParams};
 use flowcollapse::experiment::flow::{self, FlowParams};
 use flowcollapse::experiment::gaussian::{self, GaussianParams};
+use flowcollapse::experiment::input::Params;
 use flowcollapse::experiment::linear_reflow::{self, LinearReflowParams};
 use flowcollapse::experiment::{input, ConfigError};
 use flowcollapse::report::records::to_jsonl;
 use flowcollapse::report::rundir::RunDir;
 use flowcollapse::report::runs::{write_dae_run, write_flow_run, write_gaussian_run, write_linear_reflow_run};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -187,12 +187,12 @@ pub(crate) struct RunArgs {
 
 impl RunArgs {
     /// The config file's parameters (if any) with the command line's over them.
-    fn params<P: DeserializeOwned + Default>(&self, cli: P, over: impl FnOnce(P, P) -> P) -> Result<P, Failure> {
+    fn params<P: Params>(&self, cli: P) -> Result<P, Failure> {
         let file = match &self.config {
             Some(path) => input::read_toml::<P>(path)?,
             None => P::default(),
         };
-        Ok(over(file, cli))
+        Ok(file.overridden_by(cli)?)
     }
 
     /// Stage the run directory; an unusable `--out` is bad input.
@@ -431,7 +431,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
 }
 
 fn run_dae(args: &DaeArgs) -> Result<(), Failure> {
-    let params = args.run.params(args.params(), DaeParams::overridden_by)?;
+    let params = args.run.params(args.params())?;
     let config = params.validate()?;
     let run = args.run.stage("dae")?;
     let bar = cli::progress(config.monte_carlo_generations(), "Monte Carlo replicate generations");
@@ -482,7 +482,7 @@ fn run_flow(args: &FlowArgs) -> Result<(), Failure> {
         mean: args.mean.clone(),
         euler_steps: args.euler_steps.clone(),
     };
-    let params = args.run.params(cli, FlowParams::overridden_by)?;
+    let params = args.run.params(cli)?;
     let config = params.validate()?;
     let run = args.run.stage("flow")?;
     let records = flow::run(&config);
@@ -514,7 +514,7 @@ fn run_gaussian(args: &GaussianArgs) -> Result<(), Failure> {
         paths: args.paths,
         seed: args.seed,
     };
-    let params = args.run.params(cli, GaussianParams::overridden_by)?;
+    let params = args.run.params(cli)?;
     let config = params.validate()?;
     let run = args.run.stage("gaussian")?;
     // The closed forms are always written and printed; a Monte Carlo that stopped is reported after them.
@@ -582,7 +582,7 @@ fn run_linear_reflow(args: &LinearReflowArgs) -> Result<(), Failure> {
         replicates: args.replicates,
         seed: args.seed,
     };
-    let params = args.run.params(cli, LinearReflowParams::overridden_by)?;
+    let params = args.run.params(cli)?;
     let config = params.validate()?;
     let run = args.run.stage("linear-reflow")?;
     let outcomes = linear_reflow::run(&config);

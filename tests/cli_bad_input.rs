@@ -37,6 +37,10 @@ const CASES: &[Case] = &[
     case(&["linear-reflow", "--ridge", "-1"], &["invalid ridge = -1", "allowed a finite γ ≥ 0"]),
     case(&["dae", "--s", "-1"], &["invalid s = -1", "allowed finite values > 0"]),
     case(&["dae", "--samples", "1e3"], &["invalid samples = 1e3", "digits only"]),
+    case(
+        &["dae", "--seed", "18446744073709551615"],
+        &["invalid seed = 18446744073709551615", "up to 9223372036854775807"],
+    ),
     // dae
     case(&["dae", "--generations", "0"], &["invalid generations = 0", "allowed 1 to"]),
     case(&["dae", "--s", "0"], &["invalid s = 0", "allowed finite values > 0"]),

@@ -152,7 +152,7 @@ pub fn run_reflow(args: &ReflowArgs) -> Result<(), Failure> {
     // The device of a resumed run is the one it was started on.
     let params = match &args.resume {
         Some(dir) => read_manifest(dir).and_then(|m| serde_json::from_value::<ReflowParams>(m["params"].clone()).ok()),
-        None => Some(args.run.params(args.params(), ReflowParams::overridden_by)?),
+        None => Some(args.run.params(args.params())?),
     };
     let device = Device::parse(params.as_ref().and_then(|p| p.train.device.as_deref()))?;
     on_device!(device, |b| reflow_on(args, b))
@@ -182,7 +182,7 @@ fn reflow_on<B: Backend + Clone>(args: &ReflowArgs, backend: B) -> Result<(), Fa
             (params, dir.clone(), true)
         }
         None => {
-            let params = args.run.params(args.params(), ReflowParams::overridden_by)?;
+            let params = args.run.params(args.params())?;
             let dir = args.run.out.clone().unwrap_or_else(|| super::train::fresh_dir(Path::new("runs"), "reflow"));
             (params, dir, false)
         }

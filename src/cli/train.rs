@@ -4,6 +4,7 @@ use super::on_device;
 use super::{failure, print_stdout, Failure, Format, RunArgs};
 use clap::Args;
 use flowcollapse::data::{Dataset, Shape};
+use flowcollapse::experiment::input::Params as _;
 use flowcollapse::experiment::train::{
     self as run, first_difference, resolved, Device, Interrupt, LoopEnd, TrainParams, TrainRecord, TrainRunConfig,
 };
@@ -145,7 +146,7 @@ pub fn run_train(args: &TrainArgs) -> Result<(), Failure> {
             let (manifest, ..) = TrainRun::reopen(dir).map_err(|e| failure(2, e))?;
             Device::parse(manifest["params"]["device"].as_str())?
         }
-        None => Device::parse(args.run.params(args.flags.params(), TrainParams::overridden_by)?.device.as_deref())?,
+        None => Device::parse(args.run.params(args.flags.params())?.device.as_deref())?,
     };
     on_device!(device, |b| train_on(args, b))
 }
@@ -212,7 +213,7 @@ fn train_on<B: Backend>(args: &TrainArgs, backend: B) -> Result<(), Failure> {
 }
 
 fn prepare_fresh<B: Backend>(args: &TrainArgs, jsonl: bool, backend: B) -> Result<Prepared<B>, Failure> {
-    let params = args.run.params(args.flags.params(), TrainParams::overridden_by)?;
+    let params = args.run.params(args.flags.params())?;
     let mut config = params.validate()?;
     let data = run::load_data(&config).map_err(data_failure)?;
     config.train.mlp.dim = data.dim();
@@ -256,7 +257,7 @@ fn prepare_resume<B: Backend>(args: &TrainArgs, dir: &Path, jsonl: bool, backend
     };
     let stored: TrainParams = serde_json::from_value(recorded)
         .map_err(|e| failure(2, format!("{}: params: {e}", manifest_path.display())))?;
-    let params = stored.overridden_by(TrainParams { steps: args.flags.steps, ..TrainParams::default() });
+    let params = stored.overridden_by(TrainParams { steps: args.flags.steps, ..TrainParams::default() })?;
     // A bad value now is either --steps or the manifest's (edited, or from another version): say which.
     let mut config = params.validate().map_err(|e| match &e {
         ConfigError::Invalid { field: "steps", .. } if args.flags.steps.is_some() => Failure::from(e),

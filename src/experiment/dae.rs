@@ -49,26 +49,6 @@ pub struct DaeParams {
 }
 
 impl DaeParams {
-    /// `self`, with every field that `over` sets replaced (command line over config file).
-    pub fn overridden_by(self, over: DaeParams) -> DaeParams {
-        DaeParams {
-            spectrum: over.spectrum.or(self.spectrum),
-            cov: over.cov.or(self.cov),
-            s: over.s.or(self.s),
-            strategy: over.strategy.or(self.strategy),
-            alpha: over.alpha.or(self.alpha),
-            fresh_real: over.fresh_real.or(self.fresh_real),
-            rule: over.rule.or(self.rule),
-            generations: over.generations.or(self.generations),
-            samples: over.samples.or(self.samples),
-            replicates: over.replicates.or(self.replicates),
-            seed: over.seed.or(self.seed),
-            threshold: over.threshold.or(self.threshold),
-            log_y: over.log_y.or(self.log_y),
-            spectrum_generation: over.spectrum_generation.or(self.spectrum_generation),
-        }
-    }
-
     /// Check every value once; the result is immutable.
     pub fn validate(&self) -> Result<DaeConfig, ConfigError> {
         let covariance = input::covariance(self.spectrum.as_deref(), self.cov.as_deref(), &DEFAULT_SPECTRUM)?;
@@ -289,3 +269,5 @@ pub fn run_observed(config: &DaeConfig, generation_done: &(dyn Fn() + Sync)) -> 
         })
         .collect()
 }
+
+impl super::input::Params for DaeParams {}

@@ -26,16 +26,6 @@ pub struct FlowParams {
 }
 
 impl FlowParams {
-    /// `self`, with every field that `over` sets replaced (command line over config file).
-    pub fn overridden_by(self, over: FlowParams) -> FlowParams {
-        FlowParams {
-            spectrum: over.spectrum.or(self.spectrum),
-            cov: over.cov.or(self.cov),
-            mean: over.mean.or(self.mean),
-            euler_steps: over.euler_steps.or(self.euler_steps),
-        }
-    }
-
     pub fn validate(&self) -> Result<FlowConfig, ConfigError> {
         let covariance = input::covariance(self.spectrum.as_deref(), self.cov.as_deref(), &DEFAULT_SPECTRUM)?;
         // Inversion divides by √λ: the target must be non-degenerate.
@@ -138,3 +128,5 @@ pub fn run(config: &FlowConfig) -> Vec<FlowRecord> {
         })
         .collect()
 }
+
+impl super::input::Params for FlowParams {}

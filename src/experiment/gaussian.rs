@@ -37,21 +37,6 @@ pub struct GaussianParams {
 }
 
 impl GaussianParams {
-    /// `self`, with every field that `over` sets replaced (command line over config file).
-    pub fn overridden_by(self, over: GaussianParams) -> GaussianParams {
-        GaussianParams {
-            samples: over.samples.or(self.samples),
-            dim: over.dim.or(self.dim),
-            estimator: over.estimator.or(self.estimator),
-            strategy: over.strategy.or(self.strategy),
-            alpha: over.alpha.or(self.alpha),
-            fresh_real: over.fresh_real.or(self.fresh_real),
-            generations: over.generations.or(self.generations),
-            paths: over.paths.or(self.paths),
-            seed: over.seed.or(self.seed),
-        }
-    }
-
     pub fn validate(&self) -> Result<GaussianConfig, ConfigError> {
         let dim = self.dim.unwrap_or(1);
         if !(1..=MAX_DIM).contains(&dim) {
@@ -311,3 +296,5 @@ pub fn records(config: &GaussianConfig, outcomes: &[GaussianOutcome]) -> Vec<Gau
     }
     out
 }
+
+impl super::input::Params for GaussianParams {}

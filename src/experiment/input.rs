@@ -4,7 +4,9 @@ use super::ConfigError;
 use crate::theory::{Covariance, RealPool, Strategy};
 use nalgebra::DMatrix;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::path::Path;
+use toml::{Table, Value as TomlValue};
 
 /// A square matrix from CSV: one row per line, comma-separated numbers; blank lines and lines starting
 /// with `#` are skipped.
@@ -44,6 +46,52 @@ pub fn read_matrix_csv(path: &Path) -> Result<DMatrix<f64>, ConfigError> {
         ));
     }
     Ok(DMatrix::from_fn(cols, cols, |r, c| rows[r][c]))
+}
+
+/// A command's parameters: one struct whose fields are the flags and the TOML keys, every one optional
+/// (absent means the default).
+pub trait Params: Serialize + DeserializeOwned + Default {
+    /// `self` with every field that `over` sets replaced (command line over config file); nested tables
+    /// (reflow's `[train]`) merge field by field. The merge goes through TOML values, the config files' own
+    /// model (NaN and infinities included, so that validation still sees them); the one thing TOML cannot
+    /// hold, an integer above 2⁶³ − 1, is refused.
+    fn overridden_by(self, over: Self) -> Result<Self, ConfigError> {
+        fn merge(base: &mut Table, over: Table) {
+            for (key, value) in over {
+                match (base.get_mut(&key), value) {
+                    (Some(TomlValue::Table(slot)), TomlValue::Table(value)) => merge(slot, value),
+                    (_, value) => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        let table = |p: Self| {
+            // Find the integer TOML cannot hold, to name it (JSON holds any u64).
+            let json = serde_json::to_value(&p).expect("parameters serialise");
+            Table::try_from(p).map_err(|_| match too_large(&json, "") {
+                // Leaked once, on the way to exit code 2: error fields are static names.
+                Some((field, value)) => ConfigError::invalid(Box::leak(field.into_boxed_str()), value, TOO_LARGE),
+                None => ConfigError::invalid("parameters", "a value TOML cannot hold", TOO_LARGE),
+            })
+        };
+        let mut merged = table(self)?;
+        merge(&mut merged, table(over)?);
+        Ok(merged.try_into().expect("two valid parameter sets merge into a valid one"))
+    }
+}
+
+const TOO_LARGE: &str = "whole numbers up to 9223372036854775807 (what a TOML config file can hold)";
+
+/// The first integer above 2⁶³ − 1 in `value`, with its dotted key.
+fn too_large(value: &serde_json::Value, at: &str) -> Option<(String, u64)> {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.iter().find_map(|(k, v)| too_large(v, &if at.is_empty() { k.clone() } else { format!("{at}.{k}") }))
+        }
+        serde_json::Value::Number(n) => n.as_u64().filter(|&u| u > i64::MAX as u64).map(|u| (at.replace('_', "-"), u)),
+        _ => None,
+    }
 }
 
 /// A TOML file into `T`; unknown keys are rejected by `T`'s `deny_unknown_fields`.

@@ -45,24 +45,6 @@ pub struct LinearReflowParams {
 }
 
 impl LinearReflowParams {
-    /// `self`, with every field that `over` sets replaced (command line over config file).
-    pub fn overridden_by(self, over: LinearReflowParams) -> LinearReflowParams {
-        LinearReflowParams {
-            spectrum: over.spectrum.or(self.spectrum),
-            cov: over.cov.or(self.cov),
-            euler_steps: over.euler_steps.or(self.euler_steps),
-            bins: over.bins.or(self.bins),
-            ridge: over.ridge.or(self.ridge),
-            strategy: over.strategy.or(self.strategy),
-            alpha: over.alpha.or(self.alpha),
-            fresh_real: over.fresh_real.or(self.fresh_real),
-            generations: over.generations.or(self.generations),
-            pairs: over.pairs.or(self.pairs),
-            replicates: over.replicates.or(self.replicates),
-            seed: over.seed.or(self.seed),
-        }
-    }
-
     pub fn validate(&self) -> Result<LinearReflowConfig, ConfigError> {
         let covariance = input::covariance(self.spectrum.as_deref(), self.cov.as_deref(), &DEFAULT_SPECTRUM)?;
         let spectrum = covariance.eigenvalues().to_vec();
@@ -335,3 +317,5 @@ pub fn records(config: &LinearReflowConfig, outcomes: &[LinearReflowOutcome]) ->
     }
     out
 }
+
+impl super::input::Params for LinearReflowParams {}

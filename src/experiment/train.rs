@@ -56,30 +56,6 @@ pub struct TrainParams {
 }
 
 impl TrainParams {
-    /// `self`, with every field that `over` sets replaced (command line over config file).
-    pub fn overridden_by(self, over: TrainParams) -> TrainParams {
-        TrainParams {
-            data: over.data.or(self.data),
-            data_dir: over.data_dir.or(self.data_dir),
-            downsample: over.downsample.or(self.downsample),
-            images: over.images.or(self.images),
-            spectrum: over.spectrum.or(self.spectrum),
-            steps: over.steps.or(self.steps),
-            batch: over.batch.or(self.batch),
-            hidden: over.hidden.or(self.hidden),
-            embed: over.embed.or(self.embed),
-            lr: over.lr.or(self.lr),
-            ema: over.ema.or(self.ema),
-            clip: over.clip.or(self.clip),
-            max_loss_ratio: over.max_loss_ratio.or(self.max_loss_ratio),
-            seed: over.seed.or(self.seed),
-            device: over.device.or(self.device),
-            log_every: over.log_every.or(self.log_every),
-            checkpoint_every: over.checkpoint_every.or(self.checkpoint_every),
-            sample_steps: over.sample_steps.or(self.sample_steps),
-        }
-    }
-
     pub fn validate(&self) -> Result<TrainRunConfig, ConfigError> {
         let data = match (self.data.as_deref().unwrap_or("fashion-mnist"), &self.data_dir) {
             ("fashion-mnist", None) => DataChoice::Embedded,
@@ -561,3 +537,5 @@ pub fn train<B: Backend, O: TrainObserver>(
     let mut pairs = IndependentPairs::new(data.values(), data.dim(), config.train.seed)?;
     run_loop(trainer, &mut pairs, &LoopSettings::from(config), observer, interrupt)
 }
+
+impl super::input::Params for TrainParams {}

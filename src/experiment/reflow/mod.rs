@@ -17,6 +17,7 @@
 use super::eval::{EvalRecord, Evaluation, Reference};
 use super::train::{DataChoice, TrainParams, TrainRunConfig};
 use super::ConfigError;
+use crate::experiment::input::Params as _;
 use crate::train::rng;
 use crate::train::sampler::SamplerConfig;
 use serde::{Deserialize, Serialize};
@@ -154,31 +155,12 @@ pub struct ReflowParams {
 }
 
 impl ReflowParams {
-    /// `self`, with every field that `over` sets replaced (command line over config file).
-    pub fn overridden_by(self, over: ReflowParams) -> ReflowParams {
-        ReflowParams {
-            strategy: over.strategy.or(self.strategy),
-            generations: over.generations.or(self.generations),
-            pairs: over.pairs.or(self.pairs),
-            sampler_steps: over.sampler_steps.or(self.sampler_steps),
-            clip_pairs: over.clip_pairs.or(self.clip_pairs),
-            real_ratio: over.real_ratio.or(self.real_ratio),
-            refresh_epochs: over.refresh_epochs.or(self.refresh_epochs),
-            inversion_noise: over.inversion_noise.or(self.inversion_noise),
-            from: over.from.or(self.from),
-            model1_steps: over.model1_steps.or(self.model1_steps),
-            eval_steps: over.eval_steps.or(self.eval_steps),
-            eval_samples: over.eval_samples.or(self.eval_samples),
-            train: self.train.overridden_by(over.train),
-        }
-    }
-
     /// Validate into a config. `model1` is the training parameters of the `--from` run, if any: its data and
     /// network settings are the defaults that this run's flags override.
     pub fn validate(&self, model1: Option<&TrainParams>) -> Result<ReflowConfig, ConfigError> {
         let steps = self.train.steps.unwrap_or(DEFAULT_STEPS);
         let base = model1.cloned().unwrap_or_default();
-        let mut train = base.overridden_by(TrainParams { steps: None, ..self.train.clone() });
+        let mut train = base.overridden_by(TrainParams { steps: None, ..self.train.clone() })?;
         train.steps = match (model1, self.model1_steps) {
             (Some(_), Some(s)) => {
                 return Err(ConfigError::invalid("model1-steps", s, "nothing with --from (model 1 is trained already)"))
@@ -498,3 +480,5 @@ pub fn fit_dae_noise(spectrum: &[f64], ratio1: f64) -> Option<f64> {
 }
 pub mod driver;
 pub mod gaussian;
+
+impl crate::experiment::input::Params for ReflowParams {}
