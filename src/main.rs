@@ -156,21 +156,6 @@ pub(crate) enum Command {
     Man,
 }
 
-/// The training-data strategy of a self-consuming loop, and its real fraction.
-#[derive(Args)]
-struct StrategyArgs {
-    /// How each model's training data is built from earlier generations [default: replace, or mix when
-    /// --alpha is given]
-    #[arg(long, value_parser = ["replace", "mix", "accumulate"])]
-    strategy: Option<String>,
-    /// Real-data fraction α ∈ [0, 1] for mix (α = 0 is Replace); a comma list makes a sweep [default: 0.5]
-    #[arg(long, value_delimiter = ',', value_name = "α[,α…]", allow_negative_numbers = true)]
-    alpha: Option<Vec<f64>>,
-    /// Mix with fresh real samples every generation (default: one fixed real pool)
-    #[arg(long)]
-    fresh_real: bool,
-}
-
 /// What every command shares: where settings come from, where results go, what stdout shows.
 #[derive(Args)]
 pub(crate) struct RunArgs {
@@ -227,79 +212,24 @@ impl RunArgs {
 
 #[derive(Args)]
 struct GaussianArgs {
-    /// Samples n per generation (n ≥ max(2, d + 1)) [default: 20]
-    #[arg(long, value_name = "N")]
-    samples: Option<usize>,
-    /// Dimension d of the data [default: 1]
-    #[arg(long, value_name = "D")]
-    dim: Option<usize>,
-    /// Covariance estimator: mle (1/n) or unbiased (1/(n−1)) [default: mle]
-    #[arg(long, value_parser = ["mle", "unbiased"])]
-    estimator: Option<String>,
     #[command(flatten)]
-    strategy: StrategyArgs,
-    /// Number of generations [default: 100]
-    #[arg(long, value_name = "G")]
-    generations: Option<usize>,
-    /// Monte Carlo paths; turns the Monte Carlo on
-    #[arg(long, value_name = "P")]
-    paths: Option<usize>,
-    /// Seed of the Monte Carlo (same seed, same numbers, whatever the thread count) [default: 0]
-    #[arg(long)]
-    seed: Option<u64>,
+    params: GaussianParams,
     #[command(flatten)]
     run: RunArgs,
 }
 
 #[derive(Args)]
 struct FlowArgs {
-    /// Target covariance as its eigenvalues, all > 0 [default: 4,0.25]
-    #[arg(long, value_delimiter = ',', value_name = "λ1,λ2,…", conflicts_with = "cov", allow_negative_numbers = true)]
-    spectrum: Option<Vec<f64>>,
-    /// Target covariance as a symmetric positive definite matrix in CSV (one row per line)
-    #[arg(long, value_name = "FILE.csv")]
-    cov: Option<PathBuf>,
-    /// Target mean m, one value per dimension [default: 0]
-    #[arg(long, value_delimiter = ',', value_name = "m1,m2,…", allow_negative_numbers = true)]
-    mean: Option<Vec<f64>>,
-    /// Solver step counts K to report [default: 1,2,4,8,16,32,64]
-    #[arg(long, value_delimiter = ',', value_name = "K[,K…]")]
-    euler_steps: Option<Vec<usize>>,
+    #[command(flatten)]
+    params: FlowParams,
     #[command(flatten)]
     run: RunArgs,
 }
 
 #[derive(Args)]
 struct LinearReflowArgs {
-    /// Data covariance as its eigenvalues, all > 0 [default: 4,0.25]
-    #[arg(long, value_delimiter = ',', value_name = "λ1,λ2,…", conflicts_with = "cov", allow_negative_numbers = true)]
-    spectrum: Option<Vec<f64>>,
-    /// Data covariance as a symmetric positive definite matrix in CSV (only its eigenvalues matter)
-    #[arg(long, value_name = "FILE.csv")]
-    cov: Option<PathBuf>,
-    /// K: Euler steps of every model's sampler and inversion [default: 8]
-    #[arg(long, value_name = "K")]
-    euler_steps: Option<usize>,
-    /// B: time bins of the fitted linear velocity [default: K]
-    #[arg(long, value_name = "B")]
-    bins: Option<usize>,
-    /// γ ≥ 0: ridge penalty of each bin's least-squares fit [default: 0]
-    #[arg(long, value_name = "γ", allow_negative_numbers = true)]
-    ridge: Option<f64>,
     #[command(flatten)]
-    strategy: StrategyArgs,
-    /// Number of generations (models) [default: 10]
-    #[arg(long, value_name = "G")]
-    generations: Option<usize>,
-    /// Pairs N per generation (N ≥ B); turns the Monte Carlo on
-    #[arg(long, value_name = "N")]
-    pairs: Option<usize>,
-    /// Independent Monte Carlo replicates, at least 2 [default: 32]
-    #[arg(long, value_name = "R")]
-    replicates: Option<usize>,
-    /// Seed of the Monte Carlo (same seed, same numbers, whatever the thread count) [default: 0]
-    #[arg(long)]
-    seed: Option<u64>,
+    params: LinearReflowParams,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -315,64 +245,10 @@ pub(crate) enum Format {
 
 #[derive(Args)]
 struct DaeArgs {
-    /// Real covariance as its eigenvalues, e.g. 3,1,0.2 [default: 1,0.5,…,2⁻⁷]
-    #[arg(long, value_delimiter = ',', value_name = "λ1,λ2,…", conflicts_with = "cov", allow_negative_numbers = true)]
-    spectrum: Option<Vec<f64>>,
-    /// Real covariance as a symmetric positive semi-definite matrix in CSV (one row per line)
-    #[arg(long, value_name = "FILE.csv")]
-    cov: Option<PathBuf>,
-    /// Denoising noise variance s = σ² > 0; a comma list makes a sweep [default: 0.1]
-    #[arg(long, value_delimiter = ',', value_name = "S[,S…]", allow_negative_numbers = true)]
-    s: Option<Vec<f64>>,
     #[command(flatten)]
-    strategy: StrategyArgs,
-    /// noisy: generation k = f_k(x + σε); clean: f_k(x) [default: noisy]
-    #[arg(long, value_parser = ["noisy", "clean"])]
-    rule: Option<String>,
-    /// Number of generations [default: 30]
-    #[arg(long, value_name = "G")]
-    generations: Option<usize>,
-    /// Samples per generation; turns the Monte Carlo on (n ≥ d + 2)
-    #[arg(long, value_name = "N")]
-    samples: Option<usize>,
-    /// Independent Monte Carlo replicates [default: 32]
-    #[arg(long, value_name = "R")]
-    replicates: Option<usize>,
-    /// Seed of the Monte Carlo (same seed, same numbers, whatever the thread count) [default: 0]
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Report the first generation whose trace ratio falls below this [default: 0.5]
-    #[arg(long, allow_negative_numbers = true)]
-    threshold: Option<f64>,
-    /// Log scale on the y axis of the per-generation plots
-    #[arg(long)]
-    log_y: bool,
-    /// Generation whose spectrum is plotted against the real one [default: the last]
-    #[arg(long, value_name = "K")]
-    spectrum_generation: Option<usize>,
+    params: DaeParams,
     #[command(flatten)]
     run: RunArgs,
-}
-
-impl DaeArgs {
-    fn params(&self) -> DaeParams {
-        DaeParams {
-            spectrum: self.spectrum.clone(),
-            cov: self.cov.clone(),
-            s: self.s.clone(),
-            strategy: self.strategy.strategy.clone(),
-            alpha: self.strategy.alpha.clone(),
-            fresh_real: self.strategy.fresh_real.then_some(true),
-            rule: self.rule.clone(),
-            generations: self.generations,
-            samples: self.samples,
-            replicates: self.replicates,
-            seed: self.seed,
-            threshold: self.threshold,
-            log_y: self.log_y.then_some(true),
-            spectrum_generation: self.spectrum_generation,
-        }
-    }
 }
 
 /// A failure and its exit code: 2 for bad input, 1 for everything else.
@@ -431,7 +307,7 @@ fn dispatch(command: Command) -> Result<(), Failure> {
 }
 
 fn run_dae(args: &DaeArgs) -> Result<(), Failure> {
-    let params = args.run.params(args.params())?;
+    let params = args.run.params(args.params.clone())?;
     let config = params.validate()?;
     let run = args.run.stage("dae")?;
     let bar = cli::progress(config.monte_carlo_generations(), "Monte Carlo replicate generations");
@@ -476,13 +352,7 @@ fn human_summary(outcomes: &[dae::SeriesOutcome], threshold: f64, dir: &Path) ->
 }
 
 fn run_flow(args: &FlowArgs) -> Result<(), Failure> {
-    let cli = FlowParams {
-        spectrum: args.spectrum.clone(),
-        cov: args.cov.clone(),
-        mean: args.mean.clone(),
-        euler_steps: args.euler_steps.clone(),
-    };
-    let params = args.run.params(cli)?;
+    let params = args.run.params(args.params.clone())?;
     let config = params.validate()?;
     let run = args.run.stage("flow")?;
     let records = flow::run(&config);
@@ -503,18 +373,7 @@ fn run_flow(args: &FlowArgs) -> Result<(), Failure> {
 }
 
 fn run_gaussian(args: &GaussianArgs) -> Result<(), Failure> {
-    let cli = GaussianParams {
-        samples: args.samples,
-        dim: args.dim,
-        estimator: args.estimator.clone(),
-        strategy: args.strategy.strategy.clone(),
-        alpha: args.strategy.alpha.clone(),
-        fresh_real: args.strategy.fresh_real.then_some(true),
-        generations: args.generations,
-        paths: args.paths,
-        seed: args.seed,
-    };
-    let params = args.run.params(cli)?;
+    let params = args.run.params(args.params.clone())?;
     let config = params.validate()?;
     let run = args.run.stage("gaussian")?;
     // The closed forms are always written and printed; a Monte Carlo that stopped is reported after them.
@@ -568,21 +427,7 @@ fn run_gaussian(args: &GaussianArgs) -> Result<(), Failure> {
 }
 
 fn run_linear_reflow(args: &LinearReflowArgs) -> Result<(), Failure> {
-    let cli = LinearReflowParams {
-        spectrum: args.spectrum.clone(),
-        cov: args.cov.clone(),
-        euler_steps: args.euler_steps,
-        bins: args.bins,
-        ridge: args.ridge,
-        strategy: args.strategy.strategy.clone(),
-        alpha: args.strategy.alpha.clone(),
-        fresh_real: args.strategy.fresh_real.then_some(true),
-        generations: args.generations,
-        pairs: args.pairs,
-        replicates: args.replicates,
-        seed: args.seed,
-    };
-    let params = args.run.params(cli)?;
+    let params = args.run.params(args.params.clone())?;
     let config = params.validate()?;
     let run = args.run.stage("linear-reflow")?;
     let outcomes = linear_reflow::run(&config);

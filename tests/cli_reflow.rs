@@ -315,3 +315,24 @@ fn sigterm_checkpoints_marks_the_run_interrupted_and_resumes_to_the_same_records
     let read = |p: &str| std::fs::read(tmp.path().join(p)).unwrap();
     assert!(read("whole/records.json") == read("stopped/records.json"), "records differ after the interruption");
 }
+
+/// A reflow run that this version would resolve differently (here a recorded Adam β₂ that differs) is not
+/// resumed under other settings: exit 2 naming the setting, nothing written.
+#[test]
+fn a_resume_this_version_cannot_continue_exactly_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marker = tmp.path().join("run/model-1/checkpoint.safetensors");
+    let mut child = spawn_until(tmp.path(), &["--strategy", "reflow", "--generations", "1", "--out", "run"], &marker);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let path = tmp.path().join("run/manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    manifest["resolved"]["train"]["optim"]["beta2"] = serde_json::json!(0.95);
+    std::fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let out = flowcollapse(&["reflow", "--resume", "run"], tmp.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot continue the run exactly") && stderr.contains("train.optim.beta2"), "{stderr}");
+    assert_eq!(std::fs::read(&path).unwrap(), before, "the manifest is left as it was");
+}

@@ -285,7 +285,7 @@ fn cli_rejects_bad_input_with_exit_code_2() {
     let tmp = tempfile::tempdir().unwrap();
     let cases: &[(&[&str], &str)] = &[
         (&["--size", "20"], "invalid size = 20: allowed 28 or 14"),
-        (&["--size", "x"], "--size"),
+        (&["--size", "x"], "invalid size = x"),
         (&["--epochs", "3"], "--size"),
         (&["--size", "28", "--epochs", "0"], "invalid epochs = 0: allowed 1..=1000"),
         (&["--size", "14", "--epochs", "1001"], "invalid epochs = 1001"),

@@ -13,10 +13,10 @@ pub struct ClassifierArgs {
     #[arg(long, value_name = "28|14")]
     size: usize,
     /// Passes over the 10 000 training images, 1..=1000 [default: 15]
-    #[arg(long, value_name = "E", allow_negative_numbers = true)]
+    #[arg(long, value_name = "E")]
     epochs: Option<usize>,
     /// Seed of the initialisation and of the batch order [default: 0]
-    #[arg(long, value_name = "S", allow_negative_numbers = true)]
+    #[arg(long, value_name = "S")]
     seed: Option<u64>,
     /// Where to write the weights (safetensors); the directory must exist
     #[arg(long, value_name = "FILE.safetensors")]

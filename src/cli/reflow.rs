@@ -3,7 +3,7 @@
 //! driver per arm → `report::reflow_run`.
 
 use super::on_device;
-use super::train::{on_log, TrainFlags};
+use super::train::on_log;
 use super::{failure, print_stdout, Failure, Format, RunArgs};
 use clap::Args;
 use flowcollapse::checkpoint::Checkpoint;
@@ -12,7 +12,9 @@ use flowcollapse::experiment::reflow::driver::{
     ema_of, eval_samples, ArmEnd, Driver, Event, Layout, ReflowError, CHECKPOINT, EVALUATION, MODEL1,
 };
 use flowcollapse::experiment::reflow::{evaluate, Arm, GenerationEval, ReflowConfig, ReflowParams, TrainSummary};
-use flowcollapse::experiment::train::{self as run, resolved, Device, Interrupt, LoopEnd, TrainParams};
+use flowcollapse::experiment::train::{
+    self as run, first_difference, resolved, Device, Interrupt, LoopEnd, TrainParams,
+};
 use flowcollapse::metrics::PrecisionRecallParams;
 use flowcollapse::report::lock::{is_empty_but_lock, DirLock};
 use flowcollapse::report::reflow_run;
@@ -29,71 +31,12 @@ const COMPONENTS: usize = 64;
 #[derive(Args)]
 pub struct ReflowArgs {
     #[command(flatten)]
-    train: TrainFlags,
-    /// Arms, a comma list: reflow, ra, ora, oras, accumulate, independent; a suffix :unclipped or :clipped
-    /// overrides --clip-pairs for that arm (e.g. reflow,ra,reflow:unclipped) [default:
-    /// reflow,ra,ora,accumulate,independent]
-    #[arg(long, value_delimiter = ',', value_name = "S[,S…]")]
-    strategy: Option<Vec<String>>,
-    /// Reflow generations after model 1 (models 2 … G+1) [default: 5]
-    #[arg(long, value_name = "G")]
-    generations: Option<usize>,
-    /// Synthetic pairs N made by model k−1 for model k (at least one batch) [default: 5000]
-    #[arg(long, value_name = "N")]
-    pairs: Option<usize>,
-    /// Euler steps K that make (and invert) pairs [default: 50]
-    #[arg(long, value_name = "K")]
-    sampler_steps: Option<usize>,
-    /// Clip generated pairs x̂ to the data range [-1, 1] [default: on for images, off for gaussian]
-    #[arg(long, value_parser = ["on", "off"])]
-    clip_pairs: Option<String>,
-    /// ρ: real pairs are ⌊ρB⌋ of every batch in ra, ora and oras [default: 0.5]
-    #[arg(long, value_name = "ρ", allow_negative_numbers = true)]
-    real_ratio: Option<f64>,
-    /// ra: re-invert the real pairs every E epochs over them with the model being trained; 0 inverts them
-    /// once per generation with model k−1 [default: 2]
-    #[arg(long, value_name = "E")]
-    refresh_epochs: Option<u64>,
-    /// oras: σ of the stochastic (Euler–Maruyama) inversion [default: 0.1]
-    #[arg(long, value_name = "σ")]
-    inversion_noise: Option<f32>,
-    /// Model 1 from this `train` run directory (its data settings are the defaults) instead of training it
-    #[arg(long, value_name = "DIR")]
-    from: Option<PathBuf>,
-    /// Optimiser steps of model 1 when reflow trains it [default: 2000, as train]
-    #[arg(long, value_name = "S")]
-    model1_steps: Option<u64>,
-    /// Euler step counts K evaluated per generation (the sampler's K is always added) [default: 1,2,4,8,16]
-    #[arg(long, value_delimiter = ',', value_name = "K[,K…]")]
-    eval_steps: Option<Vec<usize>>,
-    /// Generated and held-out real samples per evaluation [default: 1000]
-    #[arg(long, value_name = "N")]
-    eval_samples: Option<usize>,
+    params: ReflowParams,
     /// Continue the run in DIR (after a kill or an interruption); no other settings may be given
     #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "out"])]
     resume: Option<PathBuf>,
     #[command(flatten)]
     run: RunArgs,
-}
-
-impl ReflowArgs {
-    fn params(&self) -> ReflowParams {
-        ReflowParams {
-            strategy: self.strategy.clone(),
-            generations: self.generations,
-            pairs: self.pairs,
-            sampler_steps: self.sampler_steps,
-            clip_pairs: self.clip_pairs.clone(),
-            real_ratio: self.real_ratio,
-            refresh_epochs: self.refresh_epochs,
-            inversion_noise: self.inversion_noise,
-            from: self.from.clone(),
-            model1_steps: self.model1_steps,
-            eval_steps: self.eval_steps.clone(),
-            eval_samples: self.eval_samples,
-            train: self.train.params(),
-        }
-    }
 }
 
 fn reflow_failure(e: ReflowError) -> Failure {
@@ -152,7 +95,7 @@ pub fn run_reflow(args: &ReflowArgs) -> Result<(), Failure> {
     // The device of a resumed run is the one it was started on.
     let params = match &args.resume {
         Some(dir) => read_manifest(dir).and_then(|m| serde_json::from_value::<ReflowParams>(m["params"].clone()).ok()),
-        None => Some(args.run.params(args.params())?),
+        None => Some(args.run.params(args.params.clone())?),
     };
     let device = Device::parse(params.as_ref().and_then(|p| p.train.device.as_deref()))?;
     on_device!(device, |b| reflow_on(args, b))
@@ -163,7 +106,7 @@ fn reflow_on<B: Backend + Clone>(args: &ReflowArgs, backend: B) -> Result<(), Fa
     let started = Instant::now();
     let (params, dir, resuming) = match &args.resume {
         Some(dir) => {
-            if args.params() != ReflowParams::default() {
+            if args.params.clone() != ReflowParams::default() {
                 return Err(failure(
                     2,
                     "invalid resume: no other settings may be given with --resume; the run's own are kept",
@@ -182,7 +125,7 @@ fn reflow_on<B: Backend + Clone>(args: &ReflowArgs, backend: B) -> Result<(), Fa
             (params, dir.clone(), true)
         }
         None => {
-            let params = args.run.params(args.params())?;
+            let params = args.run.params(args.params.clone())?;
             let dir = args.run.out.clone().unwrap_or_else(|| super::train::fresh_dir(Path::new("runs"), "reflow"));
             (params, dir, false)
         }
@@ -224,10 +167,25 @@ fn reflow_on<B: Backend + Clone>(args: &ReflowArgs, backend: B) -> Result<(), Fa
         return Err(failure(2, format!("invalid out = {}: allowed a new or empty directory", dir.display())));
     }
     let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let now = json!({ "reflow": &config, "train": resolved(&config.run, &data) });
+    if resuming {
+        // This version must resolve the recorded settings to the same run, or it cannot continue it exactly.
+        let recorded = read_manifest(&dir).map(|m| m["resolved"].clone()).unwrap_or_default();
+        if let Some((field, was, is)) = first_difference(&recorded, &now) {
+            return Err(failure(
+                2,
+                format!(
+                    "{}: this version of flowcollapse cannot continue the run exactly: it resolves {field} to {is}, \
+                     the run was started with {was} (start a new run, or resume with the version that started it)",
+                    dir.join("manifest.json").display()
+                ),
+            ));
+        }
+    }
     let mut manifest = json!({
         "command": "reflow",
         "params": params,
-        "resolved": { "reflow": &config, "train": resolved(&config.run, &data) },
+        "resolved": now,
         "arms": config.arms.iter().map(|a| json!({"name": a.name(), "strategy": a.strategy.name(), "clip_pairs": a.clip_pairs})).collect::<Vec<_>>(),
         "model1": match &params.from { Some(d) => json!({"from": d}), None => json!({"trained_in": MODEL1}) },
         "warm_start": "model k ≥ 2 starts from model k−1's EMA weights with Adam's moments and step count reset; \

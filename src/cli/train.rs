@@ -21,101 +21,15 @@ use std::path::{Path, PathBuf};
 /// Samples drawn for the grid at the end of a run.
 const GRID_SAMPLES: usize = 64;
 
-/// The data, network and optimiser flags that `train` and `reflow` share.
-#[derive(Args)]
-pub struct TrainFlags {
-    /// Training data: fashion-mnist (embedded subset), idx (MNIST-format files in --data-dir), cifar10
-    /// (binary batches in --data-dir) or gaussian (N(0, diag(--spectrum)) vectors) [default: fashion-mnist]
-    #[arg(long, value_parser = ["fashion-mnist", "idx", "cifar10", "gaussian"])]
-    data: Option<String>,
-    /// Directory of the idx or cifar10 files
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-    /// Halve the image size by 2×2 mean pooling (28×28 → 14×14) for fast runs
-    #[arg(long)]
-    downsample: bool,
-    /// Use only the first N training images (gaussian: draw N vectors) [default: all; gaussian 10000]
-    #[arg(long, value_name = "N")]
-    images: Option<usize>,
-    /// Eigenvalues of the gaussian data's covariance [default: 4,0.25]
-    #[arg(long, value_delimiter = ',', value_name = "λ1,λ2,…", allow_negative_numbers = true)]
-    spectrum: Option<Vec<f64>>,
-    /// Optimiser steps in all (a resumed run continues up to this count) [default: 2000]
-    #[arg(long, value_name = "S")]
-    steps: Option<u64>,
-    /// Pairs per step [default: 128]
-    #[arg(long, value_name = "B")]
-    batch: Option<usize>,
-    /// Hidden layer widths of the velocity MLP [default: 1024,1024]
-    #[arg(long, value_delimiter = ',', value_name = "W[,W…]")]
-    hidden: Option<Vec<usize>>,
-    /// Width of the sinusoidal time embedding, even [default: 16]
-    #[arg(long, value_name = "E")]
-    embed: Option<usize>,
-    /// Adam learning rate in (0, 1] [default: 5e-4]
-    #[arg(long)]
-    lr: Option<f32>,
-    /// EMA decay of the weights in [0, 1) [default: 0.999]
-    #[arg(long)]
-    ema: Option<f32>,
-    /// Largest global gradient norm; 0 turns clipping off [default: 1]
-    #[arg(long)]
-    clip: Option<f32>,
-    /// Divergence guard: stop when a batch's loss exceeds R times the loss of the zero velocity field on
-    /// that batch (mean u²), as for a NaN loss; 0 turns it off [default: 100]
-    #[arg(long, value_name = "R")]
-    max_loss_ratio: Option<f64>,
-    /// Seed of the initialisation, the batches and the noise [default: 0]
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Backend [default: cpu]
-    #[arg(long, value_parser = ["cpu", "cuda"])]
-    device: Option<String>,
-    /// Log (and print) every L steps [default: 50]
-    #[arg(long, value_name = "L")]
-    log_every: Option<u64>,
-    /// Write the checkpoint every C steps (and at the end) [default: 500]
-    #[arg(long, value_name = "C")]
-    checkpoint_every: Option<u64>,
-    /// Euler steps of the sample grid drawn at the end [default: 50]
-    #[arg(long, value_name = "K")]
-    sample_steps: Option<usize>,
-}
-
 #[derive(Args)]
 pub struct TrainArgs {
     #[command(flatten)]
-    flags: TrainFlags,
+    flags: TrainParams,
     /// Continue the run in DIR from its checkpoint (only --steps may change)
     #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "out"])]
     resume: Option<PathBuf>,
     #[command(flatten)]
     run: RunArgs,
-}
-
-impl TrainFlags {
-    pub fn params(&self) -> TrainParams {
-        TrainParams {
-            data: self.data.clone(),
-            data_dir: self.data_dir.clone(),
-            downsample: self.downsample.then_some(true),
-            images: self.images,
-            spectrum: self.spectrum.clone(),
-            steps: self.steps,
-            batch: self.batch,
-            hidden: self.hidden.clone(),
-            embed: self.embed,
-            lr: self.lr,
-            ema: self.ema,
-            clip: self.clip,
-            max_loss_ratio: self.max_loss_ratio,
-            seed: self.seed,
-            device: self.device.clone(),
-            log_every: self.log_every,
-            checkpoint_every: self.checkpoint_every,
-            sample_steps: self.sample_steps,
-        }
-    }
 }
 
 impl From<TrainRunError> for Failure {
@@ -146,7 +60,7 @@ pub fn run_train(args: &TrainArgs) -> Result<(), Failure> {
             let (manifest, ..) = TrainRun::reopen(dir).map_err(|e| failure(2, e))?;
             Device::parse(manifest["params"]["device"].as_str())?
         }
-        None => Device::parse(args.run.params(args.flags.params())?.device.as_deref())?,
+        None => Device::parse(args.run.params(args.flags.clone())?.device.as_deref())?,
     };
     on_device!(device, |b| train_on(args, b))
 }
@@ -213,7 +127,7 @@ fn train_on<B: Backend>(args: &TrainArgs, backend: B) -> Result<(), Failure> {
 }
 
 fn prepare_fresh<B: Backend>(args: &TrainArgs, jsonl: bool, backend: B) -> Result<Prepared<B>, Failure> {
-    let params = args.run.params(args.flags.params())?;
+    let params = args.run.params(args.flags.clone())?;
     let mut config = params.validate()?;
     let data = run::load_data(&config).map_err(data_failure)?;
     config.train.mlp.dim = data.dim();
@@ -238,7 +152,7 @@ fn prepare_fresh<B: Backend>(args: &TrainArgs, jsonl: bool, backend: B) -> Resul
 }
 
 fn prepare_resume<B: Backend>(args: &TrainArgs, dir: &Path, jsonl: bool, backend: B) -> Result<Prepared<B>, Failure> {
-    let mut others = args.flags.params();
+    let mut others = args.flags.clone();
     others.steps = None;
     if others != TrainParams::default() {
         return Err(failure(

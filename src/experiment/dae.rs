@@ -24,27 +24,56 @@ pub const MAX_REPLICATES: usize = 100_000;
 /// How far the closed form is followed to find when the trace ratio crosses the threshold.
 pub const THRESHOLD_SEARCH: usize = 100_000;
 
-/// Raw parameters, as given on the command line or in a TOML file (same names, `-` → `_`).
-/// Every field is optional; [`DaeParams::validate`] fills defaults and checks ranges.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+/// The `dae` parameters, defined once: each field is a flag (its help from the doc comment) and a TOML key
+/// (`-` → `_`); absent means the default. [`DaeParams::validate`] fills the defaults and checks every range.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct DaeParams {
+    /// Real covariance as its eigenvalues, e.g. 3,1,0.2 [default: 1,0.5,…,2⁻⁷]
+    #[arg(long, value_delimiter = ',', value_name = "λ1,λ2,…", conflicts_with = "cov")]
     #[serde(default, deserialize_with = "input::one_or_many")]
     pub spectrum: Option<Vec<f64>>,
+    /// Real covariance as a symmetric positive semi-definite matrix in CSV (one row per line)
+    #[arg(long, value_name = "FILE.csv")]
     pub cov: Option<PathBuf>,
+    /// Denoising noise variance s = σ² > 0; a comma list makes a sweep [default: 0.1]
+    #[arg(long, value_delimiter = ',', value_name = "S[,S…]")]
     #[serde(default, deserialize_with = "input::one_or_many")]
     pub s: Option<Vec<f64>>,
+    /// How each model's training data is built from earlier generations [default: replace, or mix when
+    /// --alpha is given]
+    #[arg(long, value_parser = ["replace", "mix", "accumulate"])]
     pub strategy: Option<String>,
+    /// Real-data fraction α ∈ [0, 1] for mix (α = 0 is Replace); a comma list makes a sweep [default: 0.5]
+    #[arg(long, value_delimiter = ',', value_name = "α[,α…]")]
     #[serde(default, deserialize_with = "input::one_or_many")]
     pub alpha: Option<Vec<f64>>,
+    /// Mix with fresh real samples every generation (default: one fixed real pool)
+    #[arg(long, num_args = 0, default_missing_value = "true")]
     pub fresh_real: Option<bool>,
+    /// noisy: generation k = f_k(x + σε); clean: f_k(x) [default: noisy]
+    #[arg(long, value_parser = ["noisy", "clean"])]
     pub rule: Option<String>,
+    /// Number of generations [default: 30]
+    #[arg(long, value_name = "G")]
     pub generations: Option<usize>,
+    /// Samples per generation; turns the Monte Carlo on (n ≥ d + 2)
+    #[arg(long, value_name = "N")]
     pub samples: Option<usize>,
+    /// Independent Monte Carlo replicates [default: 32]
+    #[arg(long, value_name = "R")]
     pub replicates: Option<usize>,
+    /// Seed of the Monte Carlo (same seed, same numbers, whatever the thread count) [default: 0]
+    #[arg(long)]
     pub seed: Option<u64>,
+    /// Report the first generation whose trace ratio falls below this [default: 0.5]
+    #[arg(long)]
     pub threshold: Option<f64>,
+    /// Log scale on the y axis of the per-generation plots
+    #[arg(long, num_args = 0, default_missing_value = "true")]
     pub log_y: Option<bool>,
+    /// Generation whose spectrum is plotted against the real one [default: the last]
+    #[arg(long, value_name = "K")]
     pub spectrum_generation: Option<usize>,
 }
 

@@ -13,15 +13,24 @@ pub const DEFAULT_SPECTRUM: [f64; 2] = [4.0, 0.25];
 pub const DEFAULT_EULER_STEPS: [usize; 7] = [1, 2, 4, 8, 16, 32, 64];
 pub const MAX_EULER_STEPS: usize = 1_000_000;
 
-/// Raw parameters (flags or TOML, same names); [`FlowParams::validate`] checks them.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+/// The `flow` parameters, defined once: each field is a flag (its help from the doc comment) and a TOML key
+/// (`-` → `_`); absent means the default. [`FlowParams::validate`] fills the defaults and checks every range.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct FlowParams {
+    /// Target covariance as its eigenvalues, all > 0 [default: 4,0.25]
+    #[arg(long, value_delimiter = ',', value_name = "λ1,λ2,…", conflicts_with = "cov")]
     #[serde(default, deserialize_with = "input::one_or_many")]
     pub spectrum: Option<Vec<f64>>,
+    /// Target covariance as a symmetric positive definite matrix in CSV (one row per line)
+    #[arg(long, value_name = "FILE.csv")]
     pub cov: Option<PathBuf>,
+    /// Target mean m, one value per dimension [default: 0]
+    #[arg(long, value_delimiter = ',', value_name = "m1,m2,…")]
     #[serde(default, deserialize_with = "input::one_or_many")]
     pub mean: Option<Vec<f64>>,
+    /// Solver step counts K to report [default: 1,2,4,8,16,32,64]
+    #[arg(long, value_delimiter = ',', value_name = "K[,K…]")]
     pub euler_steps: Option<Vec<usize>>,
 }
 

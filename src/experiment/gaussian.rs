@@ -20,19 +20,39 @@ pub const MAX_PATHS: usize = 10_000_000;
 /// Memory the Monte Carlo may hold for its paths' states.
 pub const MAX_STATE_BYTES: usize = 4 << 30;
 
-/// Raw parameters (flags or TOML, same names).
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+/// The `gaussian` parameters, defined once: each field is a flag (its help from the doc comment) and a TOML key
+/// (`-` → `_`); absent means the default. [`GaussianParams::validate`] fills the defaults and checks every range.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct GaussianParams {
+    /// Samples n per generation (n ≥ max(2, d + 1)) [default: 20]
+    #[arg(long, value_name = "N")]
     pub samples: Option<usize>,
+    /// Dimension d of the data [default: 1]
+    #[arg(long, value_name = "D")]
     pub dim: Option<usize>,
+    /// Covariance estimator: mle (1/n) or unbiased (1/(n−1)) [default: mle]
+    #[arg(long, value_parser = ["mle", "unbiased"])]
     pub estimator: Option<String>,
+    /// How each model's training data is built from earlier generations [default: replace, or mix when
+    /// --alpha is given]
+    #[arg(long, value_parser = ["replace", "mix", "accumulate"])]
     pub strategy: Option<String>,
+    /// Real-data fraction α ∈ [0, 1] for mix (α = 0 is Replace); a comma list makes a sweep [default: 0.5]
+    #[arg(long, value_delimiter = ',', value_name = "α[,α…]")]
     #[serde(default, deserialize_with = "input::one_or_many")]
     pub alpha: Option<Vec<f64>>,
+    /// Mix with fresh real samples every generation (default: one fixed real pool)
+    #[arg(long, num_args = 0, default_missing_value = "true")]
     pub fresh_real: Option<bool>,
+    /// Number of generations [default: 100]
+    #[arg(long, value_name = "G")]
     pub generations: Option<usize>,
+    /// Monte Carlo paths; turns the Monte Carlo on
+    #[arg(long, value_name = "P")]
     pub paths: Option<usize>,
+    /// Seed of the Monte Carlo (same seed, same numbers, whatever the thread count) [default: 0]
+    #[arg(long)]
     pub seed: Option<u64>,
 }
 

@@ -24,23 +24,49 @@ pub const MAX_REPLICATES: usize = 100_000;
 pub const MAX_DRAWS: f64 = 1e10;
 pub const CONFIDENCE_LEVEL: f64 = 0.95;
 
-/// Raw parameters (flags or TOML, same names).
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+/// The `linear-reflow` parameters, defined once: each field is a flag (its help from the doc comment) and a TOML key
+/// (`-` → `_`); absent means the default. [`LinearReflowParams::validate`] fills the defaults and checks every range.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct LinearReflowParams {
+    /// Data covariance as its eigenvalues, all > 0 [default: 4,0.25]
+    #[arg(long, value_delimiter = ',', value_name = "λ1,λ2,…", conflicts_with = "cov")]
     #[serde(default, deserialize_with = "input::one_or_many")]
     pub spectrum: Option<Vec<f64>>,
+    /// Data covariance as a symmetric positive definite matrix in CSV (only its eigenvalues matter)
+    #[arg(long, value_name = "FILE.csv")]
     pub cov: Option<PathBuf>,
+    /// K: Euler steps of every model's sampler and inversion [default: 8]
+    #[arg(long, value_name = "K")]
     pub euler_steps: Option<usize>,
+    /// B: time bins of the fitted linear velocity [default: K]
+    #[arg(long, value_name = "B")]
     pub bins: Option<usize>,
+    /// γ ≥ 0: ridge penalty of each bin's least-squares fit [default: 0]
+    #[arg(long, value_name = "γ")]
     pub ridge: Option<f64>,
+    /// How each model's training data is built from earlier generations [default: replace, or mix when
+    /// --alpha is given]
+    #[arg(long, value_parser = ["replace", "mix", "accumulate"])]
     pub strategy: Option<String>,
+    /// Real-data fraction α ∈ [0, 1] for mix (α = 0 is Replace); a comma list makes a sweep [default: 0.5]
+    #[arg(long, value_delimiter = ',', value_name = "α[,α…]")]
     #[serde(default, deserialize_with = "input::one_or_many")]
     pub alpha: Option<Vec<f64>>,
+    /// Mix with fresh real samples every generation (default: one fixed real pool)
+    #[arg(long, num_args = 0, default_missing_value = "true")]
     pub fresh_real: Option<bool>,
+    /// Number of generations (models) [default: 10]
+    #[arg(long, value_name = "G")]
     pub generations: Option<usize>,
+    /// Pairs N per generation (N ≥ B); turns the Monte Carlo on
+    #[arg(long, value_name = "N")]
     pub pairs: Option<usize>,
+    /// Independent Monte Carlo replicates, at least 2 [default: 32]
+    #[arg(long, value_name = "R")]
     pub replicates: Option<usize>,
+    /// Seed of the Monte Carlo (same seed, same numbers, whatever the thread count) [default: 0]
+    #[arg(long)]
     pub seed: Option<u64>,
 }
 

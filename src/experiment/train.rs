@@ -25,33 +25,67 @@ pub const DEFAULT_GAUSSIAN_SPECTRUM: [f64; 2] = [4.0, 0.25];
 pub const DEFAULT_GAUSSIAN_IMAGES: usize = 10_000;
 pub const MAX_STEPS: u64 = 100_000_000;
 
-/// Raw parameters (flags or TOML, same names).
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+/// The `train` parameters, defined once: each field is a flag (`--data-dir`, its help from the doc comment)
+/// and a TOML key (`data_dir`); absent means the default. [`TrainParams::validate`] checks them all.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct TrainParams {
-    /// fashion-mnist (embedded), idx, cifar10 or gaussian.
+    /// Training data: fashion-mnist (embedded subset), idx (MNIST-format files in --data-dir), cifar10
+    /// (binary batches in --data-dir) or gaussian (N(0, diag(--spectrum)) vectors) [default: fashion-mnist]
+    #[arg(long, value_parser = ["fashion-mnist", "idx", "cifar10", "gaussian"])]
     pub data: Option<String>,
+    /// Directory of the idx or cifar10 files
+    #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Halve the image size by 2×2 mean pooling (28×28 → 14×14) for fast runs
+    #[arg(long, num_args = 0, default_missing_value = "true")]
     pub downsample: Option<bool>,
-    /// Use only the first N training rows (or draw N Gaussian vectors).
+    /// Use only the first N training images (gaussian: draw N vectors) [default: all; gaussian 10000]
+    #[arg(long, value_name = "N")]
     pub images: Option<usize>,
+    /// Eigenvalues of the gaussian data's covariance [default: 4,0.25]
+    #[arg(long, value_delimiter = ',', value_name = "λ1,λ2,…")]
     #[serde(default, deserialize_with = "input::one_or_many", skip_serializing_if = "Option::is_none")]
     pub spectrum: Option<Vec<f64>>,
+    /// Optimiser steps in all (a resumed run continues up to this count) [default: 2000]
+    #[arg(long, value_name = "S")]
     pub steps: Option<u64>,
+    /// Pairs per step [default: 128]
+    #[arg(long, value_name = "B")]
     pub batch: Option<usize>,
+    /// Hidden layer widths of the velocity MLP [default: 1024,1024]
+    #[arg(long, value_delimiter = ',', value_name = "W[,W…]")]
     pub hidden: Option<Vec<usize>>,
+    /// Width of the sinusoidal time embedding, even [default: 16]
+    #[arg(long, value_name = "E")]
     pub embed: Option<usize>,
+    /// Adam learning rate in (0, 1] [default: 5e-4]
+    #[arg(long)]
     pub lr: Option<f32>,
+    /// EMA decay of the weights in [0, 1) [default: 0.999]
+    #[arg(long)]
     pub ema: Option<f32>,
-    /// Largest gradient norm; 0 turns clipping off.
+    /// Largest global gradient norm; 0 turns clipping off [default: 1]
+    #[arg(long)]
     pub clip: Option<f32>,
-    /// The divergence guard (loss over the zero field's loss); 0 turns it off.
+    /// Divergence guard: stop when a batch's loss exceeds R times the loss of the zero velocity field on
+    /// that batch (mean u²), as for a NaN loss; 0 turns it off [default: 100]
+    #[arg(long, value_name = "R")]
     pub max_loss_ratio: Option<f64>,
+    /// Seed of the initialisation, the batches and the noise [default: 0]
+    #[arg(long)]
     pub seed: Option<u64>,
+    /// Backend [default: cpu]
+    #[arg(long, value_parser = ["cpu", "cuda"])]
     pub device: Option<String>,
+    /// Log (and print) every L steps [default: 50]
+    #[arg(long, value_name = "L")]
     pub log_every: Option<u64>,
+    /// Write the checkpoint every C steps (and at the end) [default: 500]
+    #[arg(long, value_name = "C")]
     pub checkpoint_every: Option<u64>,
-    /// Euler steps of the samples drawn at the end.
+    /// Euler steps of the sample grid drawn at the end [default: 50]
+    #[arg(long, value_name = "K")]
     pub sample_steps: Option<usize>,
 }
 

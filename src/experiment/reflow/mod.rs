@@ -130,26 +130,51 @@ impl fmt::Display for Arm {
     }
 }
 
-/// Raw parameters (flags or TOML; the training settings under `[train]`, where `steps` is per generation).
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+/// The `reflow` parameters, defined once: each field is a flag and a TOML key, with its help; the training
+/// settings are `train`'s flags and, in TOML, the `[train]` table (where `steps` is per generation).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct ReflowParams {
-    /// Strategies (arms), each optionally suffixed `:clipped` or `:unclipped`.
+    /// Arms, a comma list: reflow, ra, ora, oras, accumulate, independent; a suffix :unclipped or :clipped
+    /// overrides --clip-pairs for that arm (e.g. reflow,ra,reflow:unclipped) [default:
+    /// reflow,ra,ora,accumulate,independent]
+    #[arg(long, value_delimiter = ',', value_name = "S[,S…]")]
     pub strategy: Option<Vec<String>>,
+    /// Reflow generations after model 1 (models 2 … G+1) [default: 5]
+    #[arg(long, value_name = "G")]
     pub generations: Option<usize>,
+    /// Synthetic pairs N made by model k−1 for model k (at least one batch) [default: 5000]
+    #[arg(long, value_name = "N")]
     pub pairs: Option<usize>,
+    /// Euler steps K that make (and invert) pairs [default: 50]
+    #[arg(long, value_name = "K")]
     pub sampler_steps: Option<usize>,
-    /// "on" or "off".
+    /// Clip generated pairs x̂ to the data range [-1, 1] [default: on for images, off for gaussian]
+    #[arg(long, value_parser = ["on", "off"])]
     pub clip_pairs: Option<String>,
+    /// ρ: real pairs are ⌊ρB⌋ of every batch in ra, ora and oras [default: 0.5]
+    #[arg(long, value_name = "ρ")]
     pub real_ratio: Option<f64>,
+    /// ra: re-invert the real pairs every E epochs over them with the model being trained; 0 inverts them
+    /// once per generation with model k−1 [default: 2]
+    #[arg(long, value_name = "E")]
     pub refresh_epochs: Option<u64>,
+    /// oras: σ of the stochastic (Euler–Maruyama) inversion [default: 0.1]
+    #[arg(long, value_name = "σ")]
     pub inversion_noise: Option<f32>,
-    /// A `train` run directory holding model 1.
+    /// Model 1 from this `train` run directory (its data settings are the defaults) instead of training it
+    #[arg(long, value_name = "DIR")]
     pub from: Option<PathBuf>,
-    /// Optimiser steps of model 1 when the driver trains it.
+    /// Optimiser steps of model 1 when reflow trains it [default: 2000, as train]
+    #[arg(long, value_name = "S")]
     pub model1_steps: Option<u64>,
+    /// Euler step counts K evaluated per generation (the sampler's K is always added) [default: 1,2,4,8,16]
+    #[arg(long, value_delimiter = ',', value_name = "K[,K…]")]
     pub eval_steps: Option<Vec<usize>>,
+    /// Generated and held-out real samples per evaluation [default: 1000]
+    #[arg(long, value_name = "N")]
     pub eval_samples: Option<usize>,
+    #[command(flatten)]
     #[serde(default)]
     pub train: TrainParams,
 }
