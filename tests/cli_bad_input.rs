@@ -128,7 +128,8 @@ const CASES: &[Case] = &[
     // sample, eval, classifier, demo
     case(&["sample", "--run", "FIXTURE/not-a-run"], &["invalid run = ", "allowed: a `train` run directory"]),
     case(&["eval", "--run", "FIXTURE/not-a-run"], &["invalid run = ", "allowed: a `train` run directory"]),
-    case(&["sample", "--run", "FIXTURE/not-a-run", "--config", "x.toml"], &["invalid config = x.toml", "sample"]),
+    case(&["sample", "--config", "FIXTURE/unknown.toml"], &["config file", "unknown.toml", "unknown field"]),
+    case(&["eval", "--samples", "10"], &["invalid run = nothing", "allowed a `train` run directory"]),
     case(&["classifier", "--size", "20"], &["invalid size = 20", "allowed 28 or 14"]),
     case(&["demo", "--threads", "0"], &["invalid threads = 0", "allowed 1 to 1024"]),
 ];

@@ -160,16 +160,3 @@ fn the_dae_example_runs_end_to_end() {
     assert_eq!(manifest["params"]["spectrum"], serde_json::json!([3.0, 1.0, 0.2]));
     assert_eq!(manifest["params"]["samples"], 500);
 }
-
-/// `sample` and `eval` take their settings from flags only: a config file is refused, not silently ignored.
-#[test]
-fn sample_and_eval_refuse_a_config_file() {
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("c.toml"), "samples = 10\n").unwrap();
-    for command in ["sample", "eval"] {
-        let result = flowcollapse(&[command, "--run", "nowhere", "--config", "c.toml"], tmp.path());
-        let stderr = String::from_utf8_lossy(&result.stderr);
-        assert_eq!(result.status.code(), Some(2), "{command}: {stderr}");
-        assert!(stderr.contains("config") && stderr.contains("c.toml"), "{command}: {stderr}");
-    }
-}

@@ -289,8 +289,8 @@ fn cli_rejects_bad_input_with_exit_code_2() {
         (&["--epochs", "3"], "--size"),
         (&["--size", "28", "--epochs", "0"], "invalid epochs = 0: allowed 1..=1000"),
         (&["--size", "14", "--epochs", "1001"], "invalid epochs = 1001"),
-        (&["--size", "14", "--seed", "-1"], "--seed"),
-        (&["--size", "14", "--epochs", "-2"], "--epochs"),
+        (&["--size", "14", "--seed", "-1"], "invalid seed = -1"),
+        (&["--size", "14", "--epochs", "-2"], "invalid epochs = -2"),
     ];
     assert_rejected("classifier", cases, tmp.path());
     let out = flowcollapse(&["classifier", "--size", "14", "--out", "missing/c.safetensors"], tmp.path());

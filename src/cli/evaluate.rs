@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 use flowcollapse::checkpoint::{Checkpoint, Tensor};
 use flowcollapse::data::Shape;
 use flowcollapse::experiment::eval::{check_reference_size, classifier_for, load_reference, EvalRecord, Reference};
+use flowcollapse::experiment::input::Params;
 use flowcollapse::experiment::train::{Device, TrainParams, TrainRunConfig};
 use flowcollapse::metrics::PrecisionRecallParams;
 use flowcollapse::report::figures::eval as figures;
@@ -15,11 +16,12 @@ use flowcollapse::report::runs::write_outputs;
 use flowcollapse::report::train_run::CHECKPOINT;
 use flowcollapse::train::sampler::{self, Sampled, Solver};
 use flowcollapse::train::{persist, Backend, Mlp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::PathBuf;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Weights {
     /// The exponential moving average of the weights (what one samples with).
     #[default]
@@ -37,10 +39,13 @@ impl Weights {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SolverArg {
+    /// Euler: K steps, K evaluations.
     #[default]
     Euler,
+    /// Heun on the first K − 1 steps, Euler on the last: 2K − 1 evaluations.
     Heun,
 }
 
@@ -60,31 +65,61 @@ impl SolverArg {
     }
 }
 
-/// Which trained model: a training run directory and, optionally, another checkpoint of it.
-#[derive(Args)]
-pub struct ModelArgs {
-    /// Training run directory (its manifest says what data the model was trained on)
+/// Which trained model, and how to sample it: flags, or the `[model]` table of a config file.
+#[derive(Args, Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelParams {
+    /// Training run directory (its manifest says what data the model was trained on) [required]
     #[arg(long, value_name = "DIR")]
-    run: PathBuf,
+    run: Option<PathBuf>,
     /// Checkpoint to load [default: DIR/checkpoint.safetensors]
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<PathBuf>,
-    /// Which weights to sample with
-    #[arg(long, value_enum, default_value_t)]
-    weights: Weights,
-    /// Solver
-    #[arg(long, value_enum, default_value_t)]
-    solver: SolverArg,
+    /// Which weights to sample with [default: ema]
+    #[arg(long, value_enum)]
+    weights: Option<Weights>,
+    /// Solver [default: euler]
+    #[arg(long, value_enum)]
+    solver: Option<SolverArg>,
     /// Seed of the starting noise [default: 0]
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[arg(long)]
+    seed: Option<u64>,
     /// Where to sample: cpu, or cuda (the kernels of kernels/*.cu on an NVIDIA GPU) [default: cpu]
     #[arg(long, value_parser = ["cpu", "cuda"])]
     device: Option<String>,
 }
 
+/// [`ModelParams`] with its defaults filled in.
+pub struct ModelChoice {
+    run: PathBuf,
+    checkpoint: Option<PathBuf>,
+    weights: Weights,
+    solver: SolverArg,
+    seed: u64,
+    device: Device,
+}
+
+impl ModelParams {
+    fn resolve(self) -> Result<ModelChoice, Failure> {
+        let run = self.run.ok_or_else(|| {
+            failure(
+                2,
+                "invalid run = nothing: allowed a `train` run directory (--run DIR, or run = \"DIR\" under [model])",
+            )
+        })?;
+        Ok(ModelChoice {
+            run,
+            checkpoint: self.checkpoint,
+            weights: self.weights.unwrap_or_default(),
+            solver: self.solver.unwrap_or_default(),
+            seed: self.seed.unwrap_or(0),
+            device: Device::parse(self.device.as_deref())?,
+        })
+    }
+}
+
 /// `n` samples of the loaded model with `k` solver steps on backend `b`.
-fn generate<B: Backend>(b: &B, args: &ModelArgs, model: &Model, n: usize, k: usize) -> Result<Sampled, Failure> {
+fn generate<B: Backend>(b: &B, args: &ModelChoice, model: &Model, n: usize, k: usize) -> Result<Sampled, Failure> {
     let params = b.upload(&model.params).map_err(|e| failure(1, e))?;
     sampler::generate(b, &model.mlp, &params, n, args.seed, args.solver.solver(), k).map_err(|e| failure(1, e))
 }
@@ -98,7 +133,7 @@ struct Model {
     step: u64,
 }
 
-fn load_model(args: &ModelArgs) -> Result<Model, Failure> {
+fn load_model(args: &ModelChoice) -> Result<Model, Failure> {
     let manifest_path = args.run.join("manifest.json");
     let text = std::fs::read(&manifest_path).map_err(|e| {
         let dir = args.run.display();
@@ -133,18 +168,45 @@ fn shape_of(model: &Model) -> Result<Shape, Failure> {
     Ok(reference.shape())
 }
 
+/// The `sample` settings: flags, or keys of a config file (the model's under `[model]`).
+#[derive(Args, Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampleParams {
+    #[command(flatten)]
+    #[serde(default)]
+    model: ModelParams,
+    /// Number of samples [default: 64]
+    #[arg(long, value_name = "N")]
+    samples: Option<usize>,
+    /// Solver steps K [default: 50]
+    #[arg(long, value_name = "K")]
+    euler_steps: Option<usize>,
+}
+
+impl Params for SampleParams {}
+
 #[derive(Args)]
 pub struct SampleArgs {
     #[command(flatten)]
-    model: ModelArgs,
-    /// Number of samples [default: 64]
-    #[arg(long, value_name = "N", default_value_t = 64)]
-    samples: usize,
-    /// Solver steps K [default: 50]
-    #[arg(long, value_name = "K", default_value_t = 50)]
-    euler_steps: usize,
+    params: SampleParams,
     #[command(flatten)]
     run: RunArgs,
+}
+
+/// A validated `sample` run.
+struct Sample {
+    model: ModelChoice,
+    samples: usize,
+    euler_steps: usize,
+}
+
+impl SampleParams {
+    fn validate(self) -> Result<Sample, Failure> {
+        let (samples, euler_steps) = (self.samples.unwrap_or(64), self.euler_steps.unwrap_or(50));
+        check_range("samples", samples, 1, 1_000_000)?;
+        check_range("euler-steps", euler_steps, 1, sampler::SamplerConfig::MAX_STEPS)?;
+        Ok(Sample { model: self.model.resolve()?, samples, euler_steps })
+    }
 }
 
 /// What `sample` reports.
@@ -158,29 +220,15 @@ struct SampleRecord {
     checkpoint_step: u64,
 }
 
-/// `sample` and `eval` take their settings from flags only: a `--config` (which every command parses) would
-/// otherwise be ignored without a word.
-fn refuse_config(run: &RunArgs, command: &str) -> Result<(), Failure> {
-    match &run.config {
-        None => Ok(()),
-        Some(path) => Err(failure(
-            2,
-            format!("invalid config = {}: {command} reads no config file (give its settings as flags)", path.display()),
-        )),
-    }
-}
-
 pub fn run_sample(args: &SampleArgs) -> Result<(), Failure> {
-    refuse_config(&args.run, "sample")?;
-    on_device!(Device::parse(args.model.device.as_deref())?, |b| sample_on(&b, args))
+    let sample = args.run.params(args.params.clone())?.validate()?;
+    on_device!(sample.model.device, |b| sample_on(&b, &sample, &args.run))
 }
 
-fn sample_on<B: Backend>(b: &B, args: &SampleArgs) -> Result<(), Failure> {
-    check_range("samples", args.samples, 1, 1_000_000)?;
-    check_range("euler-steps", args.euler_steps, 1, sampler::SamplerConfig::MAX_STEPS)?;
+fn sample_on<B: Backend>(b: &B, args: &Sample, out: &RunArgs) -> Result<(), Failure> {
     let model = load_model(&args.model)?;
     let shape = shape_of(&model)?;
-    let run = args.run.stage("sample")?;
+    let run = out.stage("sample")?;
     let solver = args.model.solver;
     let sampled = generate(b, &args.model, &model, args.samples, args.euler_steps)?;
     let mut dims = vec![args.samples];
@@ -207,7 +255,7 @@ fn sample_on<B: Backend>(b: &B, args: &SampleArgs) -> Result<(), Failure> {
     };
     let manifest = json!({ "command": "sample", "run": args.model.run, "checkpoint": model.checkpoint });
     write_outputs(&run, std::slice::from_ref(&record), &[], manifest).map_err(|e| failure(1, e))?;
-    args.run.finish(run, &[record], |dir| format!("wrote {} samples\nrun directory: {}\n", args.samples, dir.display()))
+    out.finish(run, &[record], |dir| format!("wrote {} samples\nrun directory: {}\n", args.samples, dir.display()))
 }
 
 /// Eigenvalues shown in the spectrum figure.
@@ -250,45 +298,75 @@ fn write_variance_maps(
     render_maps(&maps, path).map(drop).map_err(|e| failure(1, e))
 }
 
+/// The `eval` settings: flags, or keys of a config file (the model's under `[model]`).
+#[derive(Args, Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalParams {
+    #[command(flatten)]
+    #[serde(default)]
+    model: ModelParams,
+    /// Generated samples per setting (and held-out real samples) [default: 2000]
+    #[arg(long, value_name = "N")]
+    samples: Option<usize>,
+    /// Solver step counts K to evaluate; a list shows the few-step blur [default: 1,2,4,8,16,50]
+    #[arg(long, value_delimiter = ',', value_name = "K[,K…]")]
+    euler_steps: Option<Vec<usize>>,
+    /// Principal components of the FD-pixelPCA feature space (at most the data dimension) [default: 64]
+    #[arg(long, value_name = "C")]
+    components: Option<usize>,
+    /// Neighbour rank k of the precision/recall manifolds [default: 3]
+    #[arg(long, value_name = "k")]
+    knn: Option<usize>,
+}
+
+impl Params for EvalParams {}
+
 #[derive(Args)]
 pub struct EvalArgs {
     #[command(flatten)]
-    model: ModelArgs,
-    /// Generated samples per setting (and held-out real samples) [default: 2000]
-    #[arg(long, value_name = "N", default_value_t = 2000)]
-    samples: usize,
-    /// Solver step counts K to evaluate; a list shows the few-step blur [default: 1,2,4,8,16,50]
-    #[arg(long, value_delimiter = ',', value_name = "K[,K…]", default_value = "1,2,4,8,16,50")]
-    euler_steps: Vec<usize>,
-    /// Principal components of the FD-pixelPCA feature space (at most the data dimension) [default: 64]
-    #[arg(long, value_name = "C", default_value_t = 64)]
-    components: usize,
-    /// Neighbour rank k of the precision/recall manifolds [default: 3]
-    #[arg(long, value_name = "k", default_value_t = 3)]
-    knn: usize,
+    params: EvalParams,
     #[command(flatten)]
     run: RunArgs,
 }
 
-pub fn run_eval(args: &EvalArgs) -> Result<(), Failure> {
-    refuse_config(&args.run, "eval")?;
-    on_device!(Device::parse(args.model.device.as_deref())?, |b| eval_on(&b, args))
+/// A validated `eval` run.
+struct Eval {
+    model: ModelChoice,
+    samples: usize,
+    euler_steps: Vec<usize>,
+    components: usize,
+    knn: usize,
 }
 
-fn eval_on<B: Backend>(b: &B, args: &EvalArgs) -> Result<(), Failure> {
-    check_range("samples", args.samples, 10, 100_000)?;
-    check_range("components", args.components, 1, 4096)?;
-    check_range("knn", args.knn, 1, 100)?;
-    for &k in &args.euler_steps {
-        check_range("euler-steps", k, 1, sampler::SamplerConfig::MAX_STEPS)?;
+impl EvalParams {
+    fn validate(self) -> Result<Eval, Failure> {
+        let samples = self.samples.unwrap_or(2000);
+        let components = self.components.unwrap_or(64);
+        let knn = self.knn.unwrap_or(PrecisionRecallParams::default().k);
+        let euler_steps = self.euler_steps.unwrap_or_else(|| vec![1, 2, 4, 8, 16, 50]);
+        check_range("samples", samples, 10, 100_000)?;
+        check_range("components", components, 1, 4096)?;
+        check_range("knn", knn, 1, 100)?;
+        for &k in &euler_steps {
+            check_range("euler-steps", k, 1, sampler::SamplerConfig::MAX_STEPS)?;
+        }
+        if knn >= samples {
+            return Err(failure(2, format!("invalid knn = {knn}: allowed below --samples ({samples})")));
+        }
+        Ok(Eval { model: self.model.resolve()?, samples, euler_steps, components, knn })
     }
-    if args.knn >= args.samples {
-        return Err(failure(2, format!("invalid knn = {}: allowed below --samples ({})", args.knn, args.samples)));
-    }
+}
+
+pub fn run_eval(args: &EvalArgs) -> Result<(), Failure> {
+    let eval = args.run.params(args.params.clone())?.validate()?;
+    on_device!(eval.model.device, |b| eval_on(&b, &eval, &args.run))
+}
+
+fn eval_on<B: Backend>(b: &B, args: &Eval, out: &RunArgs) -> Result<(), Failure> {
     let model = load_model(&args.model)?;
     let real = load_reference(&model.config, args.samples).map_err(|e| failure(2, e))?;
     check_reference_size(&real, args.samples, "samples")?;
-    let run = args.run.stage("eval")?;
+    let run = out.stage("eval")?;
     let pr = PrecisionRecallParams { k: args.knn, ..PrecisionRecallParams::default() };
     let classifier = classifier_for(&model.config, real.shape());
     let reference = Reference::new(real, args.components, pr, classifier).map_err(|e| failure(1, e))?;
@@ -319,7 +397,7 @@ fn eval_on<B: Backend>(b: &B, args: &EvalArgs) -> Result<(), Failure> {
         "seed": args.model.seed,
     });
     write_outputs(&run, &records, &charts, manifest).map_err(|e| failure(1, e))?;
-    args.run.finish(run, &records, |dir| {
+    out.finish(run, &records, |dir| {
         use std::fmt::Write;
         let mut out =
             String::from("    K   NFE  variance ratio  FD-pixelPCA  FD-classifier  precision  recall  straightness\n");
