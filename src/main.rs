@@ -377,7 +377,10 @@ fn run_gaussian(args: &GaussianArgs) -> Result<(), Failure> {
     let config = params.validate()?;
     let run = args.run.stage("gaussian")?;
     // The closed forms are always written and printed; a Monte Carlo that stopped is reported after them.
-    let outcomes = gaussian::run(&config);
+    let total = config.monte_carlo.map_or(0, |_| (config.strategies.len() * (config.generations + 1)) as u64);
+    let bar = cli::progress(total, "Monte Carlo generations");
+    let outcomes = gaussian::run_observed(&config, &mut || bar.inc(1));
+    bar.finish_and_clear();
     let records = gaussian::records(&config, &outcomes);
     write_gaussian_run(&run, &params, &config, &outcomes, &records).map_err(|e| failure(1, e))?;
     let stopped: Vec<String> = outcomes

@@ -373,10 +373,13 @@ fn eval_on<B: Backend>(b: &B, args: &Eval, out: &RunArgs) -> Result<(), Failure>
     let solver = args.model.solver;
     let n = reference.data.len();
     let mut evaluations = Vec::new();
+    let bar = super::progress(args.euler_steps.len() as u64, "solver step counts sampled and scored");
     for &k in &args.euler_steps {
         let sampled = generate(b, &args.model, &model, n, k)?;
         evaluations.push(reference.evaluate(&sampled, k, solver.name()).map_err(|e| failure(1, e))?);
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     let records: Vec<EvalRecord> = evaluations.iter().map(|e| e.record.clone()).collect();
     let charts = [
         ("few_step_quality", figures::few_step_quality(&records, model.step)),

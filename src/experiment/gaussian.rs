@@ -223,6 +223,12 @@ fn label(strategy: Strategy) -> String {
 /// its series with the closed form, the generations it completed and the error
 /// ([`GaussianOutcome::monte_carlo_error`]), and the other series run on.
 pub fn run(config: &GaussianConfig) -> Vec<GaussianOutcome> {
+    run_observed(config, &mut || {})
+}
+
+/// [`run`], calling `generation_done` as each Monte Carlo generation of each series completes
+/// (`series × (generations + 1)` calls when none stops): a progress total.
+pub fn run_observed(config: &GaussianConfig, generation_done: &mut dyn FnMut()) -> Vec<GaussianOutcome> {
     config
         .strategies
         .iter()
@@ -240,7 +246,11 @@ pub fn run(config: &GaussianConfig) -> Vec<GaussianOutcome> {
                         generations: config.generations,
                     };
                     let mut completed = Vec::new();
-                    match mc::run_observed(&setup, &McConfig { series: index as u64, ..m }, |g| completed.push(*g)) {
+                    let observe = |g: &GaussianGeneration| {
+                        completed.push(*g);
+                        generation_done();
+                    };
+                    match mc::run_observed(&setup, &McConfig { series: index as u64, ..m }, observe) {
                         Ok(all) => (Some(all), None),
                         Err(e) => (Some(completed).filter(|c| !c.is_empty()), Some(e)),
                     }
