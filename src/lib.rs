@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod classifier;
 pub mod data;
 pub mod experiment;
+pub mod invalid;
 pub mod linalg;
 pub mod metrics;
 pub mod report;

@@ -274,7 +274,7 @@ fn downsample_is_the_hand_computed_2x2_mean() {
 fn dataset_rejects_inconsistent_parts() {
     let image = Shape::Image { channels: 1, height: 2, width: 2 };
     assert!(matches!(Dataset::new(vec![], image, None, "none").unwrap_err(), DataError::Empty { .. }));
-    assert!(matches!(Dataset::new(vec![0.0; 6], image, None, "six").unwrap_err(), DataError::Invalid { .. }));
+    assert!(matches!(Dataset::new(vec![0.0; 6], image, None, "six").unwrap_err(), DataError::Invalid(_)));
     let err = Dataset::new(vec![0.0; 8], image, Some(vec![1]), "labels").unwrap_err();
     assert!(err.to_string().contains("labels"), "{err}");
     let data = Dataset::new(vec![0.0; 8], image, Some(vec![1, 2]), "ok").unwrap();

@@ -1,6 +1,7 @@
 //! Gaussian vector data against its law N(m, Σ), and its independence from the rayon thread count.
 
 use flowcollapse::data::{gaussian_vectors, DataError, Shape};
+use flowcollapse::invalid::Invalid;
 use flowcollapse::theory::Covariance;
 use nalgebra::DMatrix;
 
@@ -82,7 +83,7 @@ fn zero_eigenvalue_direction_is_the_mean_exactly() {
 fn bad_parameters_are_errors() {
     let cov = rotated_covariance();
     let err = gaussian_vectors(0, &[0.0; 3], &cov, 1).unwrap_err();
-    assert!(matches!(err, DataError::Invalid { field: "n", .. }), "{err:?}");
+    assert!(matches!(err, DataError::Invalid(Invalid { field: "n", .. })), "{err:?}");
     let err = gaussian_vectors(10, &[0.0; 2], &cov, 1).unwrap_err();
     assert!(err.to_string().contains("mean = 2 entries") && err.to_string().contains("3"), "{err}");
     let err = gaussian_vectors(10, &[0.0, f64::NAN, 0.0], &cov, 1).unwrap_err();

@@ -1,6 +1,7 @@
 //! The trainer's state machine: thread-count independence, bit-exact resume, non-finite detection and
 //! input validation.
 
+use flowcollapse::invalid::Invalid;
 use flowcollapse::train::{
     CpuBackend, IndependentPairs, MlpConfig, OptimConfig, TrainConfig, TrainError, TrainState, Trainer,
 };
@@ -91,7 +92,7 @@ fn bad_settings_and_states_are_errors_naming_the_field() {
         let mut c = config();
         f(&mut c);
         match Trainer::new(CpuBackend::new(), c) {
-            Err(TrainError::Invalid { field, .. }) => field,
+            Err(TrainError::Invalid(Invalid { field, .. })) => field,
             Err(e) => panic!("unexpected error {e}"),
             Ok(_) => panic!("accepted"),
         }
@@ -114,12 +115,15 @@ fn bad_settings_and_states_are_errors_naming_the_field() {
 
     assert!(matches!(
         IndependentPairs::new(&[0.0; 10], 3, 0),
-        Err(TrainError::Invalid { field: "pairs.data length", .. })
+        Err(TrainError::Invalid(Invalid { field: "pairs.data length", .. }))
     ));
     let data = dataset(3);
     let mut other = IndependentPairs::new(&data[..30], 10, 0).unwrap();
     let mut trainer = Trainer::new(CpuBackend::new(), config()).unwrap();
-    assert!(matches!(trainer.step(&mut other), Err(TrainError::Invalid { field: "pair source dimension", .. })));
+    assert!(matches!(
+        trainer.step(&mut other),
+        Err(TrainError::Invalid(Invalid { field: "pair source dimension", .. }))
+    ));
 
     let good = trainer.state().unwrap();
     let mut missing = good.clone();

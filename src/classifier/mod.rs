@@ -33,8 +33,8 @@ use thiserror::Error;
 /// What can go wrong building, training, loading or applying a classifier.
 #[derive(Debug, Error)]
 pub enum ClassifierError {
-    #[error("invalid {field} = {value}: allowed {allowed}")]
-    Invalid { field: &'static str, value: String, allowed: String },
+    #[error(transparent)]
+    Invalid(#[from] crate::invalid::Invalid),
     #[error(transparent)]
     Data(#[from] DataError),
     #[error(transparent)]
@@ -45,7 +45,7 @@ pub enum ClassifierError {
 
 impl ClassifierError {
     pub(crate) fn invalid(field: &'static str, value: impl ToString, allowed: impl ToString) -> Self {
-        ClassifierError::Invalid { field, value: value.to_string(), allowed: allowed.to_string() }
+        ClassifierError::Invalid(crate::invalid::Invalid::new(field, value, allowed))
     }
 }
 

@@ -28,7 +28,7 @@ pub struct ClassifierArgs {
 
 fn to_failure(e: ClassifierError) -> Failure {
     let code = match e {
-        ClassifierError::Invalid { .. } | ClassifierError::Data(_) => 2,
+        ClassifierError::Invalid(_) | ClassifierError::Data(_) => 2,
         ClassifierError::Checkpoint(_) | ClassifierError::Diverged { .. } => 1,
     };
     failure(code, e)

@@ -9,6 +9,7 @@ use flowcollapse::experiment::train::{
     self as run, first_difference, resolved, Device, Interrupt, LoopEnd, TrainParams, TrainRecord, TrainRunConfig,
 };
 use flowcollapse::experiment::ConfigError;
+use flowcollapse::invalid::Invalid;
 use flowcollapse::report::grid::write_grid;
 use flowcollapse::report::rundir::utc_stamp;
 use flowcollapse::report::train_run::{TrainRun, TrainRunError, CHECKPOINT};
@@ -174,7 +175,7 @@ fn prepare_resume<B: Backend>(args: &TrainArgs, dir: &Path, jsonl: bool, backend
     let params = stored.overridden_by(TrainParams { steps: args.flags.steps, ..TrainParams::default() })?;
     // A bad value now is either --steps or the manifest's (edited, or from another version): say which.
     let mut config = params.validate().map_err(|e| match &e {
-        ConfigError::Invalid { field: "steps", .. } if args.flags.steps.is_some() => Failure::from(e),
+        ConfigError::Invalid(Invalid { field: "steps", .. }) if args.flags.steps.is_some() => Failure::from(e),
         _ => failure(2, format!("{}: the resumed run's settings: {e}", manifest_path.display())),
     })?;
     let data = run::load_data(&config).map_err(data_failure)?;

@@ -38,8 +38,8 @@ pub enum DataError {
     BadLabel { file: String, record: usize, label: u8, max: u8 },
     #[error("{what}: dataset is empty (n = 0); at least one sample is needed")]
     Empty { what: String },
-    #[error("invalid {field} = {value}: allowed {allowed}")]
-    Invalid { field: &'static str, value: String, allowed: String },
+    #[error(transparent)]
+    Invalid(#[from] crate::invalid::Invalid),
     #[error("{what} has shape {found}, expected {expected}")]
     ShapeMismatch { what: String, found: Shape, expected: Shape },
     #[error("{what}: image is {height}×{width}; 2× down-sampling needs even height and width")]
@@ -50,7 +50,7 @@ pub enum DataError {
 
 impl DataError {
     pub(crate) fn invalid(field: &'static str, value: impl ToString, allowed: impl ToString) -> Self {
-        DataError::Invalid { field, value: value.to_string(), allowed: allowed.to_string() }
+        DataError::Invalid(crate::invalid::Invalid::new(field, value, allowed))
     }
 }
 

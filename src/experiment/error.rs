@@ -5,8 +5,8 @@ use thiserror::Error;
 /// Everything that can be wrong with a run's input. All of these are the user's to fix (exit code 2).
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("invalid {field} = {value}: allowed {allowed}")]
-    Invalid { field: &'static str, value: String, allowed: String },
+    #[error(transparent)]
+    Invalid(#[from] crate::invalid::Invalid),
     #[error("{field}: {source}")]
     Covariance {
         field: &'static str,
@@ -27,6 +27,6 @@ pub enum ConfigError {
 
 impl ConfigError {
     pub fn invalid(field: &'static str, value: impl ToString, allowed: impl ToString) -> Self {
-        ConfigError::Invalid { field, value: value.to_string(), allowed: allowed.to_string() }
+        ConfigError::Invalid(crate::invalid::Invalid::new(field, value, allowed))
     }
 }

@@ -6,6 +6,7 @@
 
 use super::{input, ConfigError};
 use crate::data::{self, Dataset, Split};
+use crate::invalid::Invalid;
 use crate::theory::Covariance;
 use crate::train::{
     Backend, IndependentPairs, MlpConfig, OptimConfig, PairSource, TrainConfig, TrainError, TrainState, Trainer,
@@ -218,7 +219,7 @@ fn check_memory(
 /// A training error that is the user's to fix, as a config error named like the flag.
 fn train_error(e: TrainError) -> ConfigError {
     match e {
-        TrainError::Invalid { field, value, allowed } => {
+        TrainError::Invalid(Invalid { field, value, allowed }) => {
             let field = match field {
                 "mlp.dim" => "dim",
                 "mlp.embed" => "embed",
@@ -229,9 +230,9 @@ fn train_error(e: TrainError) -> ConfigError {
                 "optim.max_loss_ratio" => "max-loss-ratio",
                 other => other,
             };
-            ConfigError::Invalid { field, value, allowed }
+            ConfigError::Invalid(Invalid { field, value, allowed })
         }
-        other => ConfigError::Invalid { field: "training", value: other.to_string(), allowed: String::new() },
+        other => ConfigError::Invalid(Invalid::new("training", other, "")),
     }
 }
 

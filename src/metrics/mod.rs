@@ -33,8 +33,8 @@ use thiserror::Error;
 /// Everything that can be wrong with a metric's input, or with the linear algebra under it.
 #[derive(Clone, Debug, Error, PartialEq)]
 pub enum MetricsError {
-    #[error("invalid {field} = {value}: allowed {allowed}")]
-    Invalid { field: &'static str, value: String, allowed: String },
+    #[error(transparent)]
+    Invalid(#[from] crate::invalid::Invalid),
     #[error("{field}: non-finite value {value} at row {row}, column {col}")]
     NonFinite { field: &'static str, row: usize, col: usize, value: f64 },
     #[error("symmetric eigendecomposition of {what} ({dim} × {dim}) failed: {reason}")]
@@ -43,7 +43,7 @@ pub enum MetricsError {
 
 impl MetricsError {
     pub(crate) fn invalid(field: &'static str, value: impl ToString, allowed: impl ToString) -> Self {
-        MetricsError::Invalid { field, value: value.to_string(), allowed: allowed.to_string() }
+        MetricsError::Invalid(crate::invalid::Invalid::new(field, value, allowed))
     }
 }
 

@@ -4,8 +4,8 @@ use thiserror::Error;
 /// What can go wrong in training: bad settings or state (the user's to fix) and a diverged loss.
 #[derive(Debug, Error, PartialEq)]
 pub enum TrainError {
-    #[error("invalid {field} = {value}: allowed {allowed}")]
-    Invalid { field: &'static str, value: String, allowed: String },
+    #[error(transparent)]
+    Invalid(#[from] crate::invalid::Invalid),
     #[error("training state: {0}")]
     State(String),
     #[error("step {step}: non-finite {what} ({value}); parameters left unchanged")]
@@ -23,6 +23,6 @@ pub enum TrainError {
 
 impl TrainError {
     pub(crate) fn invalid(field: &'static str, value: impl ToString, allowed: impl ToString) -> Self {
-        TrainError::Invalid { field, value: value.to_string(), allowed: allowed.to_string() }
+        TrainError::Invalid(crate::invalid::Invalid::new(field, value, allowed))
     }
 }
