@@ -78,6 +78,10 @@ const CASES: &[Case] = &[
         &["linear-reflow", "--euler-steps", "64", "--pairs", "100", "--alpha", "0.5"],
         &["invalid pairs = 100", "allowed at least 128"],
     ),
+    case(
+        &["linear-reflow", "--alpha", "0.01", "--pairs", "40"],
+        &["invalid pairs = 40", "its 0 real and 40 synthetic"],
+    ),
     case(&["linear-reflow", "--pairs", "100", "--replicates", "1"], &["invalid replicates = 1", "allowed 2 to"]),
     case(
         &["linear-reflow", "--euler-steps", "100000", "--generations", "10000"],

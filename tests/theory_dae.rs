@@ -374,3 +374,18 @@ fn covariance_rejects_what_is_not_a_covariance() {
     let l = cov.sqrt_factor();
     assert!((&l * l.transpose() - &sigma).amax() < 1e-12);
 }
+
+/// The upper bound ρ^{k}·λ for more generations than an i32 exponent holds: it decays to 0, it does not wrap
+/// around to ρ^{−2³¹} = ∞.
+#[test]
+fn replace_bounds_survive_generation_counts_beyond_i32() {
+    let k = 1usize << 31;
+    let (lo, hi) = replace_bounds(1.0, 0.5, Rule::Noisy, k);
+    assert_eq!((lo, hi), (0.0, 0.0), "ρ = 2/3 to the power 2³¹ underflows to 0");
+    let (_, hi) = replace_bounds(1.0, 1e-12, Rule::Clean, k);
+    // ρ = 1/(1 + 1e-12): ρ^{2k} = exp(−2k·ln(1 + 1e-12)) ≈ exp(−2³²·1e-12), computed independently.
+    let want = (-(2.0 * k as f64) * (1e-12f64).ln_1p()).exp();
+    // ρ itself is rounded (relative error ≤ ε), and the power multiplies that by its exponent 2k.
+    let tolerance = 2.0 * (2.0 * k as f64) * f64::EPSILON;
+    assert!((hi - want).abs() < tolerance * want, "{hi} vs {want}");
+}

@@ -149,7 +149,9 @@ impl LinearReflowParams {
                     if let Strategy::Mix { alpha, .. } = *strategy {
                         let fills = |n: usize| {
                             let real = mix_real_count(alpha, n);
-                            (real == 0 || real >= bins) && (n - real == 0 || n - real >= bins)
+                            // α > 0 must give RA real pairs (else its Monte Carlo is Reflow under RA's name).
+                            let real_fills = if alpha > 0.0 { real >= bins } else { real == 0 };
+                            real_fills && (n - real == 0 || n - real >= bins)
                         };
                         if !fills(pairs) {
                             let least = (pairs..=MAX_PAIRS).find(|&n| fills(n));

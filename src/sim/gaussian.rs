@@ -222,8 +222,9 @@ pub enum SimError {
     #[error("sufficient-statistics sampling is implemented for a rank-1 covariance only, got rank {rank}")]
     SufficientNeedsRankOne { rank: usize },
     #[error(
-        "the fitted covariance of generation {generation} is singular on path {path} \
-         (the path has collapsed below floating-point range); use fewer generations"
+        "the fitted covariance of generation {generation} is singular on path {path}: its samples span fewer \
+         than d directions to working precision (a path collapsed far below the real scale, or a pooled fit \
+         whose n barely exceeds d); use fewer generations or more samples"
     )]
     SingularFit { generation: usize, path: usize },
 }

@@ -404,7 +404,10 @@ pub fn replace_bounds(lambda: f64, s: f64, rule: Rule, k: usize) -> (f64, f64) {
     };
     let rho = gain(lambda, s);
     let lower = (lambda - (per_step * k) as f64 * s).max(0.0);
-    let upper = rho.powi((per_step * k) as i32) * lambda;
+    // powi takes an i32: beyond it (k ≥ 2³⁰ generations) the exponent would wrap.
+    let exponent = per_step * k;
+    let power = i32::try_from(exponent).map_or_else(|_| rho.powf(exponent as f64), |e| rho.powi(e));
+    let upper = power * lambda;
     (lower, upper)
 }
 
