@@ -47,3 +47,23 @@ pub(crate) fn progress(total: u64, unit: &str) -> indicatif::ProgressBar {
     bar.set_style(indicatif::ProgressStyle::with_template(&template).expect("a valid template"));
     bar
 }
+
+/// A resume goes on only if this version resolves the run's recorded settings to the very run it recorded
+/// (`now` against the manifest's `recorded` block); otherwise exit 2 naming the first setting that differs.
+pub(crate) fn same_resolution(
+    manifest: &std::path::Path,
+    recorded: &serde_json::Value,
+    now: &serde_json::Value,
+) -> Result<(), Failure> {
+    match flowcollapse::experiment::train::first_difference(recorded, now) {
+        None => Ok(()),
+        Some((field, was, is)) => Err(failure(
+            2,
+            format!(
+                "{}: this version of flowcollapse cannot continue the run exactly: it resolves {field} to {is}, \
+                 the run was started with {was} (start a new run, or resume with the version that started it)",
+                manifest.display()
+            ),
+        )),
+    }
+}

@@ -12,9 +12,7 @@ use flowcollapse::experiment::reflow::driver::{
     ema_of, eval_samples, ArmEnd, Driver, Event, Layout, ReflowError, CHECKPOINT, EVALUATION, MODEL1,
 };
 use flowcollapse::experiment::reflow::{evaluate, Arm, GenerationEval, ReflowConfig, ReflowParams, TrainSummary};
-use flowcollapse::experiment::train::{
-    self as run, first_difference, resolved, Device, Interrupt, LoopEnd, TrainParams,
-};
+use flowcollapse::experiment::train::{self as run, resolved, Device, Interrupt, LoopEnd, TrainParams};
 use flowcollapse::metrics::PrecisionRecallParams;
 use flowcollapse::report::lock::{is_empty_but_lock, DirLock};
 use flowcollapse::report::reflow_run;
@@ -106,7 +104,7 @@ fn reflow_on<B: Backend + Clone>(args: &ReflowArgs, backend: B) -> Result<(), Fa
     let started = Instant::now();
     let (params, dir, resuming) = match &args.resume {
         Some(dir) => {
-            if args.params.clone() != ReflowParams::default() {
+            if args.params != ReflowParams::default() {
                 return Err(failure(
                     2,
                     "invalid resume: no other settings may be given with --resume; the run's own are kept",
@@ -171,16 +169,7 @@ fn reflow_on<B: Backend + Clone>(args: &ReflowArgs, backend: B) -> Result<(), Fa
     if resuming {
         // This version must resolve the recorded settings to the same run, or it cannot continue it exactly.
         let recorded = read_manifest(&dir).map(|m| m["resolved"].clone()).unwrap_or_default();
-        if let Some((field, was, is)) = first_difference(&recorded, &now) {
-            return Err(failure(
-                2,
-                format!(
-                    "{}: this version of flowcollapse cannot continue the run exactly: it resolves {field} to {is}, \
-                     the run was started with {was} (start a new run, or resume with the version that started it)",
-                    dir.join("manifest.json").display()
-                ),
-            ));
-        }
+        super::same_resolution(&dir.join("manifest.json"), &recorded, &now)?;
     }
     let mut manifest = json!({
         "command": "reflow",

@@ -6,7 +6,7 @@ use clap::Args;
 use flowcollapse::data::{Dataset, Shape};
 use flowcollapse::experiment::input::Params as _;
 use flowcollapse::experiment::train::{
-    self as run, first_difference, resolved, Device, Interrupt, LoopEnd, TrainParams, TrainRecord, TrainRunConfig,
+    self as run, resolved, Device, Interrupt, LoopEnd, TrainParams, TrainRecord, TrainRunConfig,
 };
 use flowcollapse::experiment::ConfigError;
 use flowcollapse::invalid::Invalid;
@@ -183,15 +183,7 @@ fn prepare_resume<B: Backend>(args: &TrainArgs, dir: &Path, jsonl: bool, backend
     // This version must resolve the recorded settings to the same run (only the step count may change).
     let mut now = resolved(&config, &data);
     now["run"]["steps"] = manifest["resolved"]["run"]["steps"].clone();
-    if let Some((field, was, is)) = first_difference(&manifest["resolved"], &now) {
-        return Err(failure(
-            2,
-            format!(
-                "{}: this version of flowcollapse cannot continue the run exactly: it resolves {field} to {is},                  the run was started with {was} (start a new run, or resume with the version that started it)",
-                manifest_path.display()
-            ),
-        ));
-    }
+    super::same_resolution(&manifest_path, &manifest["resolved"], &now)?;
     let file = dir.join(CHECKPOINT).display().to_string();
     let mlp = Mlp::new(config.train.mlp.clone()).map_err(|e| failure(2, e))?;
     let mut trainer = Trainer::new(backend, config.train.clone()).map_err(|e| failure(2, e))?;

@@ -67,12 +67,14 @@ pub trait Params: Serialize + DeserializeOwned + Default {
             }
         }
         let table = |p: Self| {
-            // Find the integer TOML cannot hold, to name it (JSON holds any u64).
-            let json = serde_json::to_value(&p).expect("parameters serialise");
-            Table::try_from(p).map_err(|_| match too_large(&json, "") {
-                // Leaked once, on the way to exit code 2: error fields are static names.
-                Some((field, value)) => ConfigError::invalid(Box::leak(field.into_boxed_str()), value, TOO_LARGE),
-                None => ConfigError::invalid("parameters", "a value TOML cannot hold", TOO_LARGE),
+            Table::try_from(&p).map_err(|_| {
+                // Find the integer TOML cannot hold, to name it (JSON holds any u64).
+                let json = serde_json::to_value(&p).expect("parameters serialise");
+                match too_large(&json, "") {
+                    // Leaked once, on the way to exit code 2: error fields are static names.
+                    Some((field, value)) => ConfigError::invalid(Box::leak(field.into_boxed_str()), value, TOO_LARGE),
+                    None => ConfigError::invalid("parameters", "a value TOML cannot hold", TOO_LARGE),
+                }
             })
         };
         let mut merged = table(self)?;
