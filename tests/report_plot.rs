@@ -362,3 +362,26 @@ fn maps_refuse_empty_or_misshapen_panels() {
     assert!(message.contains("short") && message.contains("2 × 2"), "{message}");
     assert!(!path.exists());
 }
+
+/// A long title over few panels widens the figure instead of running off both edges: the outermost
+/// columns of the title band hold no ink.
+#[test]
+fn a_long_map_title_is_not_clipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("maps.png");
+    let maps = Maps {
+        title: "Per-pixel variance: real images and samples per solver step count, on one grey scale".into(),
+        caption: None,
+        height: 3,
+        width: 4,
+        panels: vec![("only".into(), vec![1.0; 12])],
+        scale_label: "variance".into(),
+    };
+    let layout = render_maps(&maps, &path).unwrap();
+    let (w, _, pixels) = decode_rgb(&path);
+    let ink_in_column = |x: u32| (0..layout.panels[0].top as u32).any(|y| pixels[3 * (y * w + x) as usize] < 200);
+    let inked: Vec<u32> = (0..w).filter(|&x| ink_in_column(x)).collect();
+    assert!(!inked.is_empty(), "a title is drawn");
+    let (first, last) = (inked[0], *inked.last().unwrap());
+    assert!(first >= 5 && last + 5 < w, "title ink spans columns {first}..={last} of {w}: clipped");
+}

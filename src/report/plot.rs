@@ -725,10 +725,16 @@ pub fn render_maps(maps: &Maps, path: &Path) -> Result<MapsLayout, PlotError> {
     let (gap, label_h, bar_w, bar_labels) = (28, 30, 22, 110);
     let grid_w = cols * pw + (cols - 1) * gap;
     let content_w = grid_w + gap + bar_w + bar_labels;
-    let width = (content_w as u32 + 40).max(MAPS_MIN_WIDTH);
+    register_fonts().map_err(draw_error)?;
+    // The title is one line: the figure is at least as wide (few panels would otherwise clip it).
+    let title_w = {
+        let mut pixel = [0u8; 3];
+        let area = BitMapBackend::with_buffer(&mut pixel, (1, 1)).into_drawing_area();
+        area.estimate_text_size(maps.title.trim(), &bold_font(TITLE_PX)).map_err(|e| draw_error(e.to_string()))?.0
+    };
+    let width = (content_w as u32 + 40).max(MAPS_MIN_WIDTH).max(title_w + 40);
     let (title_h, caption_line) = (50, (CAPTION_PX * 1.35).round() as i32);
     // The caption is wrapped to the width; its line count sets the height. Measured once on a scratch area.
-    register_fonts().map_err(draw_error)?;
     let caption = maps.caption.as_deref().map(str::trim).unwrap_or("");
     let caption_style = font(CAPTION_PX).color(&RGBColor(70, 70, 70));
     let mut scratch = vec![0u8; 3 * width as usize];
